@@ -1,0 +1,188 @@
+package attach
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// testLog records every message with its level letter.
+type testLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *testLog) add(level, format string, args []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, level+": "+fmt.Sprintf(format, args...))
+}
+
+func (l *testLog) Warnf(f string, a ...any)  { l.add("W", f, a) }
+func (l *testLog) Infof(f string, a ...any)  { l.add("I", f, a) }
+func (l *testLog) Debugf(f string, a ...any) { l.add("D", f, a) }
+
+// count returns how many lines contain s.
+func (l *testLog) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// warnings returns the W lines.
+func (l *testLog) warnings() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		if strings.HasPrefix(line, "W: ") {
+			out = append(out, strings.TrimPrefix(line, "W: "))
+		}
+	}
+	return out
+}
+
+// eventually polls cond for up to 5 s.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// dial connects like podman does: open the directory O_PATH and connect to
+// /proc/self/fd/N/attach, which works for any path length.
+func dial(t testing.TB, dir string) *net.UnixConn {
+	t.Helper()
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", dir, err)
+	}
+	defer unix.Close(dfd)
+	addr := &net.UnixAddr{Name: "/proc/self/fd/" + strconv.Itoa(dfd) + "/attach", Net: "unixpacket"}
+	c, err := net.DialUnix("unixpacket", nil, addr)
+	if err != nil {
+		t.Fatalf("connect to %s/attach: %v", dir, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// connect dials and waits until the server has accepted, so that output
+// broadcast afterwards reaches the new client.
+func connect(t testing.TB, s *Server, dir string) *net.UnixConn {
+	t.Helper()
+	before := s.numClients()
+	c := dial(t, dir)
+	eventually(t, "accept", func() bool { return s.numClients() > before })
+	return c
+}
+
+// readDatagram reads one datagram with a buffer far larger than allowed,
+// so an oversized datagram would be visible.
+func readDatagram(t testing.TB, c *net.UnixConn) []byte {
+	t.Helper()
+	buf := make([]byte, 65536)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("read datagram: %v", err)
+	}
+	return buf[:n]
+}
+
+// expectEOF reads until EOF, failing on timeout; it returns the payload
+// bytes seen on the way.
+func expectEOF(t testing.TB, c *net.UnixConn) int {
+	t.Helper()
+	buf := make([]byte, 65536)
+	total := 0
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			total += n - 1
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("no EOF after %d payload bytes", total)
+		}
+		if err != nil || n == 0 {
+			return total
+		}
+	}
+}
+
+// countFDs counts this process's open descriptors.
+func countFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents) - 1 // the ReadDir's own descriptor
+}
+
+// sinkRecorder is an input sink recording each Write separately.
+type sinkRecorder struct {
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (r *sinkRecorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes = append(r.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func (r *sinkRecorder) get() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.writes...)
+}
+
+// newServer listens in a fresh bundle with full attach unless opts says
+// otherwise, and closes the server at the end of the test.
+func newServer(t testing.TB, opts Options) (*Server, *testLog) {
+	t.Helper()
+	log := &testLog{}
+	if opts.Bundle == "" {
+		opts.Bundle = t.TempDir()
+		opts.FullAttach = true
+	}
+	opts.Logger = log
+	s, err := Listen(opts)
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, log
+}
+
+// pattern returns n bytes continuing a position-dependent sequence, so
+// reordering, loss or duplication is detectable.
+func pattern(off, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte((off + i) % 251)
+	}
+	return b
+}

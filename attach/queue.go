@@ -1,0 +1,150 @@
+package attach
+
+import "sync"
+
+const (
+	// MaxPayload is the largest payload of one output datagram; engines read
+	// with 8193-byte buffers, so a larger datagram would be truncated (§8.2).
+	MaxPayload = 8192
+	maxFrame   = 1 + MaxPayload
+
+	// DefaultQueueLimit bounds the output one client may have pending.
+	// 4 MiB absorbs bursts such as `cat` of a few megabytes on top of the
+	// ~200 KiB the kernel already buffers per socket, while keeping the worst
+	// case per lagging client small next to the monitor's own footprint. The
+	// memory is only used while a client actually lags (see shrinkAbove).
+	DefaultQueueLimit = 4 << 20
+	minQueueLimit     = 64 << 10
+
+	// recHeader is the big-endian length stored before each frame in the ring.
+	recHeader = 2
+	// initialRing is allocated at a client's first output and then reused, so
+	// a steady stream to a keeping-up client allocates nothing.
+	initialRing = 32 << 10
+	// shrinkAbove: once a queue that grew past this drains to empty, the big
+	// ring is released; a lag burst does not pin megabytes for the session.
+	shrinkAbove = 128 << 10
+)
+
+type pushResult int
+
+const (
+	pushed   pushResult = iota
+	pushFull            // over the limit: the client must be dropped
+	pushDead            // the client is already gone
+)
+
+// frameQueue is one client's pending output: a byte ring holding
+// [len u16][stream][payload] records. Each Broadcast copies into the ring
+// (one memcpy per client, cheap next to the write syscall), which gives exact
+// byte accounting and needs neither reference counts nor per-frame objects.
+type frameQueue struct {
+	mu    sync.Mutex
+	ring  []byte
+	head  int // offset of the oldest record
+	used  int // bytes held
+	limit int
+	dead  bool
+}
+
+// recordsSize is the ring space p takes once split into MaxPayload pieces.
+func recordsSize(n int) int {
+	frames := (n + MaxPayload - 1) / MaxPayload
+	return n + frames*(recHeader+1)
+}
+
+// push queues p as one datagram per MaxPayload piece, all or nothing.
+func (q *frameQueue) push(stream byte, p []byte) pushResult {
+	need := recordsSize(len(p))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dead {
+		return pushDead
+	}
+	if q.used+need > q.limit {
+		return pushFull
+	}
+	if q.used+need > len(q.ring) {
+		q.grow(q.used + need)
+	}
+	for len(p) > 0 {
+		n := min(len(p), MaxPayload)
+		hdr := [recHeader + 1]byte{byte((n + 1) >> 8), byte(n + 1), stream}
+		q.put(hdr[:])
+		q.put(p[:n])
+		p = p[n:]
+	}
+	return pushed
+}
+
+// pop moves the oldest frame ([stream][payload]) into dst, which must hold
+// maxFrame bytes.
+func (q *frameQueue) pop(dst []byte) (int, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dead || q.used == 0 {
+		return 0, false
+	}
+	var hdr [recHeader]byte
+	q.take(hdr[:])
+	n := int(hdr[0])<<8 | int(hdr[1])
+	q.take(dst[:n])
+	if q.used == 0 {
+		q.head = 0
+		if len(q.ring) > shrinkAbove {
+			q.ring = nil
+		}
+	}
+	return n, true
+}
+
+func (q *frameQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.used == 0
+}
+
+// kill discards everything and makes later pushes report pushDead.
+func (q *frameQueue) kill() {
+	q.mu.Lock()
+	q.dead = true
+	q.ring, q.head, q.used = nil, 0, 0
+	q.mu.Unlock()
+}
+
+// grow reallocates the ring (doubling, capped at the limit) and linearises it.
+func (q *frameQueue) grow(atLeast int) {
+	size := max(2*len(q.ring), initialRing)
+	for size < atLeast {
+		size *= 2
+	}
+	size = max(min(size, q.limit), atLeast)
+	ring := make([]byte, size)
+	if q.used > 0 {
+		n := copy(ring, q.ring[q.head:min(q.head+q.used, len(q.ring))])
+		copy(ring[n:q.used], q.ring)
+	}
+	q.ring, q.head = ring, 0
+}
+
+// put appends b at the tail; the caller made room.
+func (q *frameQueue) put(b []byte) {
+	tail := q.head + q.used
+	if tail >= len(q.ring) {
+		tail -= len(q.ring)
+	}
+	n := copy(q.ring[tail:], b)
+	copy(q.ring, b[n:])
+	q.used += len(b)
+}
+
+// take removes len(dst) bytes from the head.
+func (q *frameQueue) take(dst []byte) {
+	n := copy(dst, q.ring[q.head:])
+	copy(dst[n:], q.ring)
+	q.head += len(dst)
+	if q.head >= len(q.ring) {
+		q.head -= len(q.ring)
+	}
+	q.used -= len(dst)
+}

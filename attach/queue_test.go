@@ -1,0 +1,89 @@
+package attach
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestQueueMatchesModel pushes and pops random sizes, crossing the ring's
+// wrap point and growth steps, and compares with a plain slice of frames.
+func TestQueueMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	q := frameQueue{limit: 256 << 10}
+	var model [][]byte
+	dst := make([]byte, maxFrame)
+	off := 0
+	for step := range 20000 {
+		if rng.IntN(3) > 0 { // push more often than pop, so the ring fills
+			size := 1 + rng.IntN(20000)
+			p := pattern(off, size)
+			stream := StreamStdout + byte(rng.IntN(2))
+			switch q.push(stream, p) {
+			case pushed:
+				off += size
+				for len(p) > 0 {
+					n := min(len(p), MaxPayload)
+					model = append(model, append([]byte{stream}, p[:n]...))
+					p = p[n:]
+				}
+			case pushFull:
+				if q.used+recordsSize(size) <= q.limit {
+					t.Fatalf("step %d: push of %d refused with %d of %d used", step, size, q.used, q.limit)
+				}
+			}
+			continue
+		}
+		n, ok := q.pop(dst)
+		if ok != (len(model) > 0) {
+			t.Fatalf("step %d: pop ok=%v with %d frames in the model", step, ok, len(model))
+		}
+		if !ok {
+			continue
+		}
+		if !bytes.Equal(dst[:n], model[0]) {
+			t.Fatalf("step %d: frame differs (got %d bytes, want %d)", step, n, len(model[0]))
+		}
+		model = model[1:]
+	}
+}
+
+func TestQueueLimitIsAllOrNothing(t *testing.T) {
+	q := frameQueue{limit: minQueueLimit}
+	if q.push(StreamStdout, make([]byte, minQueueLimit)) != pushFull {
+		t.Fatal("a push over the limit (headers included) was accepted")
+	}
+	if q.used != 0 {
+		t.Fatalf("refused push left %d bytes queued", q.used)
+	}
+	if q.push(StreamStdout, make([]byte, minQueueLimit-3*8)) != pushed {
+		t.Fatal("a push that fits exactly was refused")
+	}
+}
+
+func TestQueueReleasesBurstMemory(t *testing.T) {
+	q := frameQueue{limit: DefaultQueueLimit}
+	dst := make([]byte, maxFrame)
+	q.push(StreamStdout, make([]byte, 1<<20))
+	for {
+		if _, ok := q.pop(dst); !ok {
+			break
+		}
+	}
+	if q.ring != nil {
+		t.Fatalf("a drained %d-byte ring was kept", len(q.ring))
+	}
+	q.push(StreamStdout, []byte("small"))
+	for {
+		if _, ok := q.pop(dst); !ok {
+			break
+		}
+	}
+	if len(q.ring) != initialRing {
+		t.Fatalf("small ring of %d bytes not kept for reuse", len(q.ring))
+	}
+	q.kill()
+	if q.push(StreamStdout, []byte("x")) != pushDead {
+		t.Fatal("push after kill accepted")
+	}
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/exitcode"
+	"github.com/shim-project/shim/oci"
+)
+
+// result says how the monitor ends.
+type result struct {
+	ran      bool // the container ran: drain, record status, exit files
+	status   int  // container status (§11.2) when ran
+	timedOut bool
+	daemon   int  // exit status when !ran
+	exitCmd  bool // run the exit command even though !ran
+}
+
+// watch forwards I/O until the container pid exits or --timeout expires.
+func (m *mon) watch(ctr int) result {
+	m.mu.Lock()
+	m.ctrPid = ctr
+	m.phase = phaseRunning
+	m.mu.Unlock()
+
+	exited := m.reaper.Wait(ctr)
+	timeout := m.timeoutC()
+	var probe <-chan time.Time
+	if !isChildOf(ctr, os.Getpid()) {
+		// Not our descendant (§3.3): its exit never reaches the reaper, so
+		// look for it; once gone its status is unknowable and counts as 0.
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		probe = t.C
+	}
+	for {
+		select {
+		case ws := <-exited:
+			return result{ran: true, status: exitcode.Status(ws)}
+		case <-timeout:
+			m.reaper.Forget(ctr)
+			return result{ran: true, status: -1, timedOut: true}
+		case <-probe:
+			if unix.Kill(ctr, 0) == unix.ESRCH {
+				select {
+				case ws := <-exited:
+					return result{ran: true, status: exitcode.Status(ws)}
+				default:
+					return result{ran: true, status: 0}
+				}
+			}
+		}
+	}
+}
+
+// isChildOf reads the parent pid of pid from /proc.
+func isChildOf(pid, parent int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // gone already, or unreadable: the reaper will tell
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return true
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return true
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid == parent
+}
+
+// finish runs the exit sequence of §11.1 and returns the daemon's status.
+func (m *mon) finish(res result) int {
+	m.mu.Lock()
+	m.phase = phaseExiting
+	m.mu.Unlock()
+	m.stopIO(res)
+	if res.timedOut {
+		m.killGroup()
+	}
+	m.closeInherited()
+	if m.srv != nil {
+		m.srv.Close()
+	}
+	status := res.daemon
+	if res.ran {
+		files := exitcode.Files{PersistDir: m.cfg.PersistDir, ExitDir: m.cfg.ExitDir, Cid: m.cfg.Cid}
+		if err := files.Write(res.status); err != nil {
+			m.lg.Errorf("%v", err)
+			status = 1
+		} else {
+			status = exitcode.DaemonStatus(res.status)
+		}
+		if m.cfg.Exec {
+			msg := ""
+			if res.timedOut {
+				msg = "command timed out"
+			}
+			if err := m.sync.Send(res.status, msg); err != nil {
+				m.lg.Errorf("%v", err)
+			}
+		}
+	}
+	if m.srv != nil {
+		m.srv.Unlink()
+	}
+	if res.ran || res.exitCmd {
+		if st := m.runExitCommand(); st != 0 {
+			status = st
+		}
+	}
+	if m.srv != nil {
+		m.srv.RemoveSymlink()
+	}
+	m.reaper.Stop()
+	return status
+}
+
+// stopIO drains the container's output (unless it timed out), then flushes
+// and syncs the logs.
+func (m *mon) stopIO(res result) {
+	if m.io == nil {
+		m.closeLogs()
+		return
+	}
+	for _, p := range m.io.pumps {
+		if res.timedOut {
+			close(p.stop)
+			_ = p.f.SetReadDeadline(time.Unix(1, 0))
+			<-p.done
+			continue
+		}
+		p.drain(m.sink)
+	}
+	m.closeLogs()
+	if m.fifos != nil {
+		m.fifos.Close()
+	}
+}
+
+func (m *mon) closeLogs() {
+	m.outMu.Lock()
+	defer m.outMu.Unlock()
+	if err := m.setup.logs.Close(!m.cfg.NoSyncLog); err != nil {
+		m.lg.Warnf("close logs: %v", err)
+	}
+}
+
+// killGroup ends a timed-out container: its process group, or the pid alone
+// when the group is ours or init's (§11.5). We do not wait for it.
+func (m *mon) killGroup() {
+	pgid, err := unix.Getpgid(m.ctrPid)
+	if err == nil && pgid > 1 {
+		_ = unix.Kill(-pgid, unix.SIGKILL)
+		return
+	}
+	_ = unix.Kill(m.ctrPid, unix.SIGKILL)
+}
+
+// closeInherited frees what the engine handed us (reserved ports, slirp's
+// exit fd) before the exit files appear: podman's restart relies on it.
+func (m *mon) closeInherited() {
+	for _, fd := range m.inherited {
+		if m.sync.Fd() == fd {
+			continue
+		}
+		unix.Close(fd)
+	}
+}
+
+// runExitCommand runs --exit-command with its exact argv after
+// --exit-delay and waits for it (§11.4). It returns its non-zero status.
+func (m *mon) runExitCommand() int {
+	if m.cfg.ExitCommand == "" {
+		return 0
+	}
+	m.reaper.Stop()
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	cmd := exitcode.Command{Path: m.cfg.ExitCommand, Args: m.cfg.ExitCommandArgs}
+	null := -1
+	if f, err := os.OpenFile("/dev/null", os.O_RDWR, 0); err == nil {
+		defer f.Close()
+		null = int(f.Fd())
+	}
+	pid, err := oci.Start(oci.Launch{
+		Path: cmd.Path, Argv: cmd.Argv(), Env: os.Environ(), Files: []int{null, null, null},
+		OOMScoreAdj: m.oldAdj, Delay: time.Duration(m.cfg.ExitDelay) * time.Second,
+		ExecFailStatus: 1, NoPdeathsig: true,
+	})
+	if err != nil {
+		m.lg.Errorf("Failed to run exit command: %v", err)
+		return 1
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	// Reap what else is left so no zombie outlives us.
+	for {
+		var other unix.WaitStatus
+		if p, err := unix.Wait4(-1, &other, unix.WNOHANG, nil); p <= 0 || err != nil {
+			break
+		}
+	}
+	if st := exitcode.Status(ws); st != 0 {
+		return st
+	}
+	return 0
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/exitcode"
+	"github.com/shim-project/shim/oci"
+)
+
+// daemonEnv marks the re-executed monitor; its value is the oom_score_adj the
+// first process found, to be given back to children.
+const daemonEnv = "_SHIM_DAEMON"
+
+// run is the whole program after mode selection; it returns the exit status.
+func run(args []string) int {
+	inherited := inheritedFds()
+	cfg, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, parseErrorText(err))
+		return 1
+	}
+	if cfg.Help {
+		printHelp(os.Stdout)
+		return 0
+	}
+	if cfg.Version {
+		printVersion(os.Stdout)
+		return 0
+	}
+	setup, err := validate(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	daemonVal, isDaemon := os.LookupEnv(daemonEnv)
+	if !isDaemon {
+		if w := partialWarning(cfg, setup); w != "" {
+			fmt.Fprintln(os.Stderr, w)
+		}
+	}
+	lg := newDiag(cfg)
+	if isDaemon {
+		os.Unsetenv(daemonEnv)
+		return monitor(cfg, setup, lg, inherited, daemonVal)
+	}
+	oldAdj := lowerOOMScore(lg)
+	// Until the runtime is started a SIGTERM ends us at once (conmon _exit(1)s).
+	earlyTerm := make(chan os.Signal, 1)
+	signal.Notify(earlyTerm, unix.SIGTERM)
+	go func() { <-earlyTerm; os.Exit(1) }()
+	if err := readStartPipe(); err != nil {
+		lg.Errorf("%v", err)
+		return 1
+	}
+	if cfg.Sync {
+		signal.Stop(earlyTerm)
+		return monitor(cfg, setup, lg, inherited, oldAdj)
+	}
+	setup.Close()
+	return daemonize(cfg, lg, inherited, oldAdj)
+}
+
+// daemonize re-executes this binary as the long-lived monitor in a new
+// session, handing down every inherited fd at its number, writes the
+// monitor's pid to --conmon-pidfile and lets the engine's Wait() return.
+func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
+	files := []uintptr{0, 1, 2}
+	for _, fd := range inherited {
+		for len(files) <= fd {
+			files = append(files, ^uintptr(0))
+		}
+		files[fd] = uintptr(fd)
+	}
+	env := append(os.Environ(), daemonEnv+"="+oldAdj)
+	pid, err := syscall.ForkExec("/proc/self/exe", os.Args, &syscall.ProcAttr{
+		Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		lg.Errorf("Failed to fork: %v", err)
+		return 1
+	}
+	if cfg.ConmonPidfile != "" {
+		if err := exitcode.WriteAtomic(cfg.ConmonPidfile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			lg.Errorf("Failed to write conmon pidfile: %v", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// inheritedFds lists the fds above stdio the engine gave us: those open
+// without FD_CLOEXEC when we start (the Go runtime's own are all CLOEXEC).
+func inheritedFds() []int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		fds = append(fds, fd)
+	}
+	return fds
+}
+
+// readStartPipe blocks until the engine says go (§5.3): it first moves this
+// process into the container's cgroup, so no child may exist before this.
+func readStartPipe() error {
+	v, ok := os.LookupEnv("_OCI_STARTPIPE")
+	if !ok {
+		return nil
+	}
+	fd, err := oci.ParseFdEnv("_OCI_STARTPIPE", v)
+	if err != nil {
+		return err
+	}
+	if fd <= 0 {
+		return nil
+	}
+	if err := oci.SetCloexec("_OCI_STARTPIPE", fd); err != nil {
+		return err
+	}
+	buf := make([]byte, 8192)
+	for {
+		_, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("start-pipe read failed %s", oci.Strerror(err))
+		}
+		return nil
+	}
+}
+
+// lowerOOMScore makes the monitor the last thing the OOM killer picks and
+// returns the previous value for the children.
+func lowerOOMScore(lg *diag) string {
+	old, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return ""
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("-1000"), 0); err != nil {
+		lg.Debugf("Failed to write oom_score_adj: %v", err)
+	}
+	s := string(old)
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/logs"
+)
+
+// stdio is the container's side of the I/O plumbing (§6.3):
+//
+//	fd   no tty                   -t                   passthrough
+//	0    stdin pipe (-i) | null   null                 our 0
+//	1    stdout pipe              null                 our 1
+//	2    stderr pipe              stderr pipe          our 2
+//
+// With -t the pty master, received over the console socket, is both the
+// container's stdin and its (only) output.
+type stdio struct {
+	child     [3]int     // what the runtime gets as 0, 1, 2
+	childEnds []*os.File // our copies of the child's ends, closed once it runs
+	stdin     *os.File   // write side of the container's stdin, nil if none
+	out, errp *os.File   // read sides of stdout and stderr
+	console   *attach.ConsoleSocket
+	term      *attach.Terminal
+	null      *os.File
+	pumps     []*pump
+	stdinOnce sync.Once
+}
+
+func newStdio(cfg *config, passthrough bool) (*stdio, error) {
+	s := &stdio{child: [3]int{0, 1, 2}}
+	if passthrough {
+		return s, nil
+	}
+	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/null: %w", err)
+	}
+	s.null = null
+	nfd := int(null.Fd())
+	s.child = [3]int{nfd, nfd, nfd}
+	if cfg.Terminal {
+		if s.console, err = attach.NewConsoleSocket(os.TempDir()); err != nil {
+			return nil, err
+		}
+	} else {
+		if cfg.Stdin {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, fmt.Errorf("create stdin pipe: %w", err)
+			}
+			s.stdin = w
+			s.child[0] = int(r.Fd())
+			s.childEnds = append(s.childEnds, r)
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("create stdout pipe: %w", err)
+		}
+		s.out = r
+		s.child[1] = int(w.Fd())
+		s.childEnds = append(s.childEnds, w)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create stderr pipe: %w", err)
+	}
+	s.errp = r
+	s.child[2] = int(w.Fd())
+	s.childEnds = append(s.childEnds, w)
+	return s, nil
+}
+
+// closeChildEnds drops our copies of the ends the runtime now holds, so EOF
+// arrives when the container's last writer is gone.
+func (s *stdio) closeChildEnds() {
+	for _, f := range s.childEnds {
+		f.Close()
+	}
+	s.childEnds = nil
+}
+
+// runtimeStderr returns what the runtime wrote to the stderr pipe, one
+// non-blocking read of at most 8191 bytes, as conmon reports it (§5.2).
+func (s *stdio) runtimeStderr() string {
+	if s.errp == nil {
+		return ""
+	}
+	buf := make([]byte, 8191)
+	var n int
+	rc, err := s.errp.SyscallConn()
+	if err != nil {
+		return ""
+	}
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = unix.Read(int(fd), buf)
+	})
+	if n <= 0 {
+		return ""
+	}
+	return string(buf[:n])
+}
+
+// receiveConsole takes the pty master the runtime sent to the console socket.
+func (s *stdio) receiveConsole(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	t, err := s.console.Receive(ctx)
+	if err != nil {
+		return err
+	}
+	s.term = t
+	s.stdin, s.out = t.File(), t.File()
+	return nil
+}
+
+// closeStdin gives the container EOF on stdin (a pipe only: closing the pty
+// master would hang up the terminal).
+func (s *stdio) closeStdin() {
+	s.stdinOnce.Do(func() {
+		if s.stdin != nil && s.stdin != s.out {
+			s.stdin.Close()
+		}
+	})
+}
+
+// pump copies one container output fd to the sink until stopped.
+type pump struct {
+	f      *os.File
+	stream logs.Stream
+	tty    bool
+	done   chan struct{}
+	stop   chan struct{}
+}
+
+// chunk size of one read: one timestamp per read, so larger reads make
+// fewer, longer log batches.
+const readSize = 32 * 1024
+
+func startPump(f *os.File, stream logs.Stream, tty bool, sink func(logs.Stream, []byte)) *pump {
+	p := &pump{f: f, stream: stream, tty: tty, done: make(chan struct{}), stop: make(chan struct{})}
+	go p.run(sink)
+	return p
+}
+
+func (p *pump) run(sink func(logs.Stream, []byte)) {
+	defer close(p.done)
+	buf := make([]byte, readSize)
+	for {
+		n, err := p.f.Read(buf)
+		if n > 0 {
+			sink(p.stream, buf[:n])
+		}
+		if err == nil {
+			continue
+		}
+		// A pty master reads EIO while no slave is open (not yet, or
+		// between openers): that is not the end, look again shortly.
+		if p.tty && errors.Is(err, unix.EIO) {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+		}
+		return
+	}
+}
+
+// drain stops the pump and then reads whatever is left without waiting for
+// writers that are still alive (children of the container may hold the pipe).
+func (p *pump) drain(sink func(logs.Stream, []byte)) {
+	close(p.stop)
+	_ = p.f.SetReadDeadline(time.Unix(1, 0))
+	<-p.done
+	_ = p.f.SetReadDeadline(time.Time{})
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, readSize)
+	_ = rc.Control(func(fd uintptr) {
+		for {
+			n, err := unix.Read(int(fd), buf)
+			if n > 0 {
+				sink(p.stream, buf[:n])
+			}
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n <= 0 {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,121 @@
+// Package exitcode writes the files that tell engines a container has
+// stopped (exit, oom) and describes the exit command (contract §11).
+package exitcode
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// WriteAtomic writes content to path so that no reader ever sees a
+// partial file: the bytes go to a temporary file next to the target, which
+// is then renamed over it (engines treat the file's mere existence as
+// "exited" and Atoi the whole content).
+//
+// It follows GLib's g_file_set_contents, which conmon uses: the temporary is
+// "<target>.XXXXXX" (six random alphanumerics, O_EXCL) and error texts are
+// GLib's, so "Failed to write N to exit file: <this error>" reads as
+// conmon's. The file is fsynced only when it replaces a non-empty file, as
+// GLib does: rename alone already guarantees atomicity for every reader on
+// the running system, and an fsync on each container exit would add disk
+// latency to the path the engines time (§11.1 "Latency") for a gain that
+// only matters after a power loss — when, as with conmon, a new exit file
+// may be lost but an old one is never replaced by an empty one.
+//
+// mode is applied with fchmod, so the result does not depend on the umask.
+//
+// It serves the exit files and the conmon pidfile (-P), which conmon writes
+// the same way.
+func WriteAtomic(path string, content []byte, mode os.FileMode) error {
+	if path == "" {
+		return errors.New("empty file name")
+	}
+	tmp, fd, err := createTemp(path)
+	if err != nil {
+		return err
+	}
+	if err := writeAll(fd, tmp, content, needsSync(path)); err != nil {
+		unix.Unlink(tmp)
+		return err
+	}
+	if err := unix.Fchmod(fd, uint32(mode.Perm())); err != nil {
+		unix.Close(fd)
+		unix.Unlink(tmp)
+		return &glibError{"Failed to write file “" + tmp + "”: fchmod() failed: ", err}
+	}
+	if err := unix.Close(fd); err != nil {
+		unix.Unlink(tmp)
+		return &glibError{"", err} // g_close reports only the strerror
+	}
+	if err := unix.Rename(tmp, path); err != nil {
+		unix.Unlink(tmp)
+		return &glibError{"Failed to rename file “" + tmp + "” to “" + path + "”: g_rename() failed: ", err}
+	}
+	return nil
+}
+
+const tempChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// createTemp creates target.XXXXXX exclusively, retrying on name clashes
+// like g_mkstemp (which gives up after 100 tries).
+func createTemp(target string) (string, int, error) {
+	var err error
+	for range 100 {
+		b := []byte(target + ".XXXXXX")
+		for i := len(b) - 6; i < len(b); i++ {
+			b[i] = tempChars[rand.IntN(len(tempChars))]
+		}
+		tmp := string(b)
+		var fd int
+		fd, err = unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o666)
+		if err == nil {
+			return tmp, fd, nil
+		}
+		if err != unix.EEXIST {
+			return "", -1, &glibError{"Failed to create file “" + tmp + "”: ", err}
+		}
+	}
+	return "", -1, &glibError{"Failed to create file “" + target + ".XXXXXX”: ", err}
+}
+
+// needsSync mirrors GLib's rule: sync only when replacing a non-empty file.
+func needsSync(target string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(target, &st) == nil && st.Size > 0
+}
+
+// writeAll writes content in a loop and optionally fsyncs; on failure fd is
+// closed.
+func writeAll(fd int, tmp string, content []byte, sync bool) error {
+	for len(content) > 0 {
+		n, err := unix.Write(fd, content)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			unix.Close(fd)
+			return &glibError{"Failed to write file “" + tmp + "”: write() failed: ", err}
+		}
+		content = content[n:]
+	}
+	if sync {
+		if err := unix.Fsync(fd); err != nil {
+			unix.Close(fd)
+			return &glibError{"Failed to write file “" + tmp + "”: fsync() failed: ", err}
+		}
+	}
+	return nil
+}
+
+// glibError renders as GLib's message (prefix + glibc strerror) and unwraps
+// to the errno, so callers can still use errors.Is(err, fs.ErrNotExist).
+type glibError struct {
+	prefix string
+	errno  error
+}
+
+func (e *glibError) Error() string { return e.prefix + strerror(e.errno) }
+func (e *glibError) Unwrap() error { return e.errno }

@@ -1,0 +1,308 @@
+package logs
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// hdrLen is "<TS> <stdout|stderr> <F|P> ": the fixed part of an entry,
+	// so an entry costs len(content)+45, +1 for the '\n' added to P entries.
+	hdrLen = tsLen + 1 + 6 + 1 + 1 + 1
+	tagAt  = hdrLen - 2
+
+	// bufSize is the batch buffer, allocated on the first write. 32 KiB
+	// holds a whole 8 KiB read of lines of 20 bytes or more, so a normal
+	// chunk costs one write(2); more entries are flushed as it fills.
+	bufSize = 32 << 10
+	// bigEntry is the content size above which the content is not copied
+	// into the batch buffer but handed to writev straight from the caller.
+	bigEntry = bufSize / 4
+
+	logFileMode = 0o640
+)
+
+// FileOptions are the k8s-file limits (§10.3) and rotation settings (§10.5).
+type FileOptions struct {
+	SizeMax       int64    // --log-size-max; <= 0 means unlimited
+	GlobalSizeMax int64    // --log-global-size-max; <= 0 means unlimited
+	Rotate        bool     // --log-rotate: rotate instead of truncate
+	MaxFiles      int      // --log-max-files; backups kept = max(MaxFiles, 2)
+	AllowlistDirs []string // --log-allowlist-dir
+}
+
+// K8sLog writes the CRI log format of §10.2 to one file. It is not safe for
+// concurrent use; the monitor's single output loop owns it.
+type K8sLog struct {
+	path string // as given: messages and the rotation's ".." check use it
+	abs  string // path anchored at the working directory of the first open
+	fd   int
+	opts FileOptions
+
+	size  int64 // bytes in the current file; reset by truncate/rotate
+	total int64 // bytes this writer put in any file; never reset
+
+	stamp stampCache
+	hdr   [hdrLen]byte
+	nl    [1]byte
+	buf   []byte
+	iov   [3]unix.Iovec
+
+	writes int // write syscalls issued; tests check the batching
+}
+
+// OpenK8sLog opens (creating, never truncating) the log file at path. The
+// error text is conmon's "Failed to open log file <strerror>" (§1.3 row p).
+// Both size counters start at the file's existing size.
+func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
+	abs := path
+	if len(path) > 0 && path[0] != '/' {
+		// Keep a later chdir of the monitor from moving the log. No
+		// Clean: "a/.." must resolve through symlinks as the kernel does.
+		if wd, err := os.Getwd(); err == nil {
+			abs = wd + "/" + path
+		}
+	}
+	fd, err := openLog(abs, 0)
+	if err != nil {
+		return nil, &textError{
+			msg: "Failed to open log file " + strerror(err),
+			err: fmt.Errorf("open log %s: %w", path, err),
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &textError{
+			msg: "Failed to open log file " + strerror(err),
+			err: fmt.Errorf("stat log %s: %w", path, err),
+		}
+	}
+	f := &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size}
+	f.nl[0] = '\n'
+	return f, nil
+}
+
+// openLog opens a log file for appending with mode 0640 (the main process
+// sets umask 022, so the mode is exact). extra adds O_TRUNC or O_EXCL.
+func openLog(path string, extra int) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC|extra, logFileMode)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// Path returns the log path as it was given.
+func (f *K8sLog) Path() string { return f.path }
+
+// Write logs one read chunk with the current time.
+func (f *K8sLog) Write(s Stream, p []byte) error { return f.WriteAt(s, p, time.Now()) }
+
+// WriteAt logs one read chunk: every '\n'-terminated piece becomes an F
+// entry, a trailing piece without '\n' a P entry, all stamped with ts. The
+// entries are batched into as few write(2) calls as the limits allow. The
+// first error is returned; the writer stays usable for the next chunk.
+func (f *K8sLog) WriteAt(s Stream, p []byte, ts time.Time) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if f.fd < 0 {
+		return fmt.Errorf("write log %s: %w", f.path, os.ErrClosed)
+	}
+	if err := f.header(s, ts); err != nil {
+		return err
+	}
+	var first error
+	for len(p) > 0 && !f.globalFull() {
+		line, full := p, false
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line, full = p[:i+1], true
+		}
+		p = p[len(line):]
+		if err := f.entry(line, full); err != nil && first == nil {
+			first = err
+		}
+	}
+	if err := f.flush(); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+
+// header prepares "<TS> <stream> ? " for this chunk; entries only set the tag.
+func (f *K8sLog) header(s Stream, ts time.Time) error {
+	name := "stdout"
+	switch s {
+	case Stdout:
+	case Stderr:
+		name = "stderr"
+	default:
+		return fmt.Errorf("write log %s: invalid stream %d", f.path, s)
+	}
+	n := copy(f.hdr[:], f.stamp.format(ts))
+	f.hdr[n] = ' '
+	n += 1 + copy(f.hdr[n+1:], name)
+	f.hdr[n] = ' '
+	f.hdr[n+2] = ' '
+	return nil
+}
+
+// globalFull reports whether --log-global-size-max has been reached: the
+// entry that crosses the limit is written, everything after it is dropped.
+func (f *K8sLog) globalFull() bool {
+	return f.opts.GlobalSizeMax > 0 && f.total >= f.opts.GlobalSizeMax
+}
+
+// entry queues one entry, first starting a new file when it would push the
+// current one over --log-size-max. The entry is written even if it alone
+// exceeds the limit, and even if the reopen failed (then into the old file,
+// with the counter left high so the next entry tries again).
+func (f *K8sLog) entry(line []byte, full bool) error {
+	cost := int64(hdrLen + len(line))
+	if !full {
+		cost++
+	}
+	var err error
+	if f.opts.SizeMax > 0 && f.size+cost > f.opts.SizeMax {
+		err = f.flush()
+		if rerr := f.Reopen(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	f.size += cost
+	f.total += cost
+	if qerr := f.queue(line, full); qerr != nil && err == nil {
+		err = qerr
+	}
+	return err
+}
+
+// queue appends the entry to the batch buffer, flushing first when it does
+// not fit. Large contents go to writev directly to avoid the copy and to keep
+// the buffer small.
+func (f *K8sLog) queue(line []byte, full bool) error {
+	if f.buf == nil {
+		f.buf = make([]byte, 0, bufSize)
+	}
+	f.hdr[tagAt] = 'F'
+	var nl []byte
+	if !full {
+		f.hdr[tagAt] = 'P'
+		nl = f.nl[:]
+	}
+	var err error
+	if len(line) > bigEntry {
+		if len(f.buf)+hdrLen > cap(f.buf) {
+			err = f.flush()
+		}
+		f.buf = append(f.buf, f.hdr[:]...)
+		if werr := f.flushWith(line, nl); werr != nil && err == nil {
+			err = werr
+		}
+		return err
+	}
+	if len(f.buf)+hdrLen+len(line)+len(nl) > cap(f.buf) {
+		err = f.flush()
+	}
+	f.buf = append(f.buf, f.hdr[:]...)
+	f.buf = append(f.buf, line...)
+	f.buf = append(f.buf, nl...)
+	return err
+}
+
+// flush writes the queued entries.
+func (f *K8sLog) flush() error { return f.flushWith(nil, nil) }
+
+// flushWith writes the queued entries followed by b and c in one writev.
+// Bytes that could not be written are taken off both counters so that they
+// keep matching what is on disk; the batch is dropped either way, since a
+// full disk must not make the buffer grow without bound.
+func (f *K8sLog) flushWith(b, c []byte) error {
+	want := len(f.buf) + len(b) + len(c)
+	if want == 0 {
+		return nil
+	}
+	n, err := f.writev(f.buf, b, c)
+	f.buf = f.buf[:0]
+	if lost := int64(want - n); lost > 0 {
+		f.size -= lost
+		f.total -= lost
+	}
+	if err != nil {
+		return fmt.Errorf("write log %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// writev writes all of a, b and c, continuing after short writes. It uses
+// the raw syscall with an iovec array kept in f, because unix.Writev
+// allocates its iovecs on every call.
+func (f *K8sLog) writev(a, b, c []byte) (int, error) {
+	parts := [3][]byte{a, b, c}
+	done := 0
+	for {
+		n := 0
+		for _, p := range parts {
+			if len(p) > 0 {
+				f.iov[n].Base = &p[0]
+				f.iov[n].SetLen(len(p))
+				n++
+			}
+		}
+		if n == 0 {
+			return done, nil
+		}
+		r, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(f.fd), uintptr(unsafe.Pointer(&f.iov[0])), uintptr(n))
+		f.writes++
+		f.iov = [3]unix.Iovec{} // do not keep the caller's buffer reachable
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return done, e
+		}
+		if r == 0 {
+			return done, io.ErrShortWrite
+		}
+		done += int(r)
+		for i := range parts {
+			k := min(len(parts[i]), int(r))
+			parts[i] = parts[i][k:]
+			r -= uintptr(k)
+		}
+	}
+}
+
+// Sync flushes the file to disk (done at exit unless --no-sync-log).
+func (f *K8sLog) Sync() error {
+	if f.fd < 0 {
+		return nil
+	}
+	if err := unix.Fsync(f.fd); err != nil {
+		return fmt.Errorf("fsync log %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// Close closes the file. Entries are never held across calls, so there is
+// nothing left to write. Closing twice is harmless.
+func (f *K8sLog) Close() error {
+	if f.fd < 0 {
+		return nil
+	}
+	err := unix.Close(f.fd)
+	f.fd = -1
+	f.buf = nil
+	if err != nil {
+		return fmt.Errorf("close log %s: %w", f.path, err)
+	}
+	return nil
+}

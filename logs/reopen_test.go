@@ -1,0 +1,293 @@
+package logs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// TestRotateNaming is §10.5's example: ten 52-byte entries, M=120, rotate.
+func TestRotateNaming(t *testing.T) {
+	tests := []struct {
+		maxFiles int
+		want     map[string]string // suffix -> lines
+	}{
+		{1, map[string]string{"": "line 9,line 10", ".1": "line 7,line 8", ".2": "line 5,line 6"}},
+		{2, map[string]string{"": "line 9,line 10", ".1": "line 7,line 8", ".2": "line 5,line 6"}},
+		{3, map[string]string{"": "line 9,line 10", ".1": "line 7,line 8", ".2": "line 5,line 6", ".3": "line 3,line 4"}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("max-files=%d", tc.maxFiles), func(t *testing.T) {
+			f, p := openTestLog(t, FileOptions{SizeMax: 120, Rotate: true, MaxFiles: tc.maxFiles})
+			writeLines(t, f, 10, false)
+			for suffix, want := range tc.want {
+				if got := strings.Join(contents(t, p+suffix), ","); got != want {
+					t.Errorf("%s holds %q, want %q", "ctr.log"+suffix, got, want)
+				}
+			}
+			extra := fmt.Sprintf("%s.%d", p, max(tc.maxFiles, 2)+1)
+			for _, q := range []string{extra, p + ".new", p + ".tmp"} {
+				if exists(q) {
+					t.Errorf("%s exists", q)
+				}
+			}
+		})
+	}
+}
+
+// TestReopenTruncateRecreates: kubelet renames the log away and sends ctl
+// type 2; the file must exist again as soon as Reopen returns, and new
+// output goes there while the renamed file keeps the old output.
+func TestReopenTruncateRecreates(t *testing.T) {
+	for _, how := range []string{"rename", "delete", "in place"} {
+		t.Run(how, func(t *testing.T) {
+			f, p := openTestLog(t, FileOptions{})
+			mustWrite(t, f, Stdout, "old\n", ts1)
+			switch how {
+			case "rename":
+				if err := os.Rename(p, p+".20260101"); err != nil {
+					t.Fatal(err)
+				}
+			case "delete":
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.Reopen(); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := os.Stat(p); err != nil || st.Size() != 0 {
+				t.Fatalf("after Reopen: %v, %v; want an empty file", st, err)
+			}
+			mustWrite(t, f, Stdout, "new\n", ts1)
+			if got := contents(t, p); len(got) != 1 || got[0] != "new" {
+				t.Fatalf("new file holds %q", got)
+			}
+			if how == "rename" {
+				if got := contents(t, p+".20260101"); len(got) != 1 || got[0] != "old" {
+					t.Fatalf("renamed file holds %q", got)
+				}
+			}
+			if exists(p + ".tmp") {
+				t.Fatal(".tmp left behind")
+			}
+		})
+	}
+}
+
+// TestReopenTruncateFailureKeepsOldFd: when the directory is gone the reopen
+// fails, and logging goes on into the old file.
+func TestReopenTruncateFailureKeepsOldFd(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sub", "ctr.log")
+	os.Mkdir(filepath.Dir(p), 0o755)
+	f, err := OpenK8sLog(p, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	moved := filepath.Join(dir, "moved")
+	if err := os.Rename(filepath.Dir(p), moved); err != nil {
+		t.Fatal(err)
+	}
+	err = f.Reopen()
+	if !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), p+".tmp") {
+		t.Fatalf("Reopen error = %v, want ENOENT naming %s.tmp", err, p)
+	}
+	mustWrite(t, f, Stdout, "still here\n", ts1)
+	if got := contents(t, filepath.Join(moved, "ctr.log")); len(got) != 1 || got[0] != "still here" {
+		t.Fatalf("old file holds %q", got)
+	}
+}
+
+// TestRotateRenamedAway: with --log-rotate a log renamed by someone else is
+// not recreated; output keeps going to the renamed file.
+func TestRotateRenamedAway(t *testing.T) {
+	f, p := openTestLog(t, FileOptions{Rotate: true, MaxFiles: 1})
+	mustWrite(t, f, Stdout, "a\n", ts1)
+	if err := os.Rename(p, p+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reopen(); err == nil {
+		t.Fatal("rotation of a renamed file succeeded")
+	}
+	if exists(p) {
+		t.Fatal("rotation recreated the path")
+	}
+	mustWrite(t, f, Stdout, "b\n", ts1)
+	if got := strings.Join(contents(t, p+".moved"), ","); got != "a,b" {
+		t.Fatalf("renamed file holds %q", got)
+	}
+}
+
+// TestRotateSkippedRetries: a stale .new blocks rotation; the old file is
+// kept (not truncated), the counter is not reset, and the next entry over
+// the limit tries again and succeeds once .new is gone.
+func TestRotateSkippedRetries(t *testing.T) {
+	f, p := openTestLog(t, FileOptions{SizeMax: 60, Rotate: true, MaxFiles: 1})
+	if err := os.WriteFile(p+".new", nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, f, 1, false)
+	err := f.WriteAt(Stdout, []byte("line 2\n"), ts1)
+	if !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("write with stale .new: %v, want EEXIST", err)
+	}
+	if got := strings.Join(contents(t, p), ","); got != "line 1,line 2" {
+		t.Fatalf("file holds %q", got)
+	}
+	if f.size != 104 {
+		t.Fatalf("counter %d, want 104 (not reset)", f.size)
+	}
+	os.Remove(p + ".new")
+	mustWrite(t, f, Stdout, "line 3\n", ts1)
+	if got := strings.Join(contents(t, p), ","); got != "line 3" {
+		t.Fatalf("file holds %q after retry", got)
+	}
+	if got := strings.Join(contents(t, p+".1"), ","); got != "line 1,line 2" {
+		t.Fatalf(".1 holds %q", got)
+	}
+}
+
+// TestRotateSafetyChecks: each failed check skips the rotation.
+func TestRotateSafetyChecks(t *testing.T) {
+	t.Run("dotdot", func(t *testing.T) {
+		dir := t.TempDir()
+		os.Mkdir(filepath.Join(dir, "a"), 0o755)
+		f, err := OpenK8sLog(filepath.Join(dir, "a")+"/../ctr.log", FileOptions{Rotate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Reopen(); !errors.Is(err, errSkipped) {
+			t.Fatalf("Reopen = %v, want skipped", err)
+		}
+	})
+	t.Run("symlink", func(t *testing.T) {
+		dir := t.TempDir()
+		target := filepath.Join(dir, "real.log")
+		link := filepath.Join(dir, "ctr.log")
+		os.WriteFile(target, nil, 0o640)
+		os.Symlink(target, link)
+		f, err := OpenK8sLog(link, FileOptions{Rotate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Reopen(); !errors.Is(err, errSkipped) {
+			t.Fatalf("Reopen = %v, want skipped", err)
+		}
+	})
+	t.Run("missing path outside allowlist", func(t *testing.T) {
+		f, p := openTestLog(t, FileOptions{Rotate: true, AllowlistDirs: []string{t.TempDir()}})
+		os.Remove(p)
+		if err := f.Reopen(); !errors.Is(err, errSkipped) {
+			t.Fatalf("Reopen = %v, want skipped", err)
+		}
+	})
+	t.Run("missing path in world-writable dir", func(t *testing.T) {
+		f, p := openTestLog(t, FileOptions{Rotate: true})
+		os.Chmod(filepath.Dir(p), 0o777)
+		os.Remove(p)
+		if err := f.Reopen(); !errors.Is(err, errSkipped) {
+			t.Fatalf("Reopen = %v, want skipped", err)
+		}
+	})
+}
+
+func TestInAllowlist(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	os.Symlink(sub, filepath.Join(dir, "link"))
+	sibling := dir + "x"
+	os.Mkdir(sibling, 0o755)
+	defer os.Remove(sibling)
+	for _, tc := range []struct {
+		dir  string
+		want bool
+	}{{dir, true}, {sub, true}, {filepath.Join(dir, "link"), true}, {sibling, false}, {"/", false}} {
+		if got := inAllowlist(tc.dir, []string{dir + "/"}); got != tc.want {
+			t.Errorf("inAllowlist(%s) = %v, want %v", tc.dir, got, tc.want)
+		}
+	}
+}
+
+// TestLogFileMode: 0640 under the main's umask 022, for the first file,
+// a truncation's replacement and a rotation's new file.
+func TestLogFileMode(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	for _, rotate := range []bool{false, true} {
+		f, p := openTestLog(t, FileOptions{Rotate: rotate})
+		check := func(when string) {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o640 {
+				t.Errorf("rotate=%v %s: mode %o, want 640", rotate, when, st.Mode().Perm())
+			}
+		}
+		check("open")
+		if err := f.Reopen(); err != nil {
+			t.Fatal(err)
+		}
+		check("reopen")
+	}
+}
+
+func countFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestNoFdLeak: opening, reopening (both modes, also failing ones) and
+// closing leave the process with the fds it had.
+func TestNoFdLeak(t *testing.T) {
+	dir := t.TempDir()
+	before := countFds(t)
+	for _, rotate := range []bool{false, true} {
+		p := filepath.Join(dir, fmt.Sprintf("ctr-%v.log", rotate))
+		f, err := OpenK8sLog(p, FileOptions{Rotate: rotate, SizeMax: 60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			mustWrite(t, f, Stdout, "some line\n", ts1)
+			if err := f.Reopen(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.WriteFile(p+".new", nil, 0o640) // rotation now fails at step 4
+		f.Reopen()
+		os.Remove(p + ".new")
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := New(Options{Specs: []Spec{{Kind: K8sFile, Path: filepath.Join(dir, "w.log")}, {Kind: Journald}},
+		ContainerID: strings.Repeat("c", 64), JournalSocket: filepath.Join(dir, "nosock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(Stdout, []byte("x\n"))
+	w.Reopen()
+	w.Close(true)
+	if after := countFds(t); after != before {
+		t.Fatalf("fds before %d, after %d", before, after)
+	}
+}

@@ -1,0 +1,173 @@
+package logs
+
+import (
+	"errors"
+	"time"
+)
+
+// Stream says which container output a chunk came from. The values are the
+// file descriptor numbers, so the zero value is not a valid stream.
+type Stream uint8
+
+const (
+	Stdout Stream = 1
+	Stderr Stream = 2
+)
+
+// index maps a stream to 0/1 for per-stream state.
+func (s Stream) index() (int, bool) {
+	switch s {
+	case Stdout:
+		return 0, true
+	case Stderr:
+		return 1, true
+	}
+	return 0, false
+}
+
+func (s Stream) String() string {
+	switch s {
+	case Stdout:
+		return "stdout"
+	case Stderr:
+		return "stderr"
+	}
+	return "invalid"
+}
+
+// Options configure the logging of one container.
+type Options struct {
+	Specs []Spec // parsed -l values, in command-line order
+
+	ContainerID string // --cid
+	Name        string // --name
+	NameSet     bool
+	Tag         string // --log-tag
+	TagSet      bool
+	Labels      []string // --log-label
+
+	SizeMax          int64    // --log-size-max (<= 0: unlimited)
+	GlobalSizeMax    int64    // --log-global-size-max (<= 0: unlimited)
+	Rotate           bool     // --log-rotate
+	MaxFiles         int      // --log-max-files
+	AllowlistDirs    []string // --log-allowlist-dir
+	NoPartialMessage bool     // --no-container-partial-message
+
+	JournalSocket string // "" means DefaultJournalSocket (tests set it)
+}
+
+// Writer fans container output out to the configured drivers. none and
+// passthrough write nothing here (passthrough is wired up by the caller).
+// Like the drivers it is meant for the monitor's single output loop and is
+// not safe for concurrent use.
+type Writer struct {
+	drivers Drivers
+	file    *K8sLog
+	journal *Journal
+}
+
+// New opens the k8s-file (when configured; its error text is conmon's
+// "Failed to open log file <strerror>") and sets up the journald socket.
+func New(o Options) (*Writer, error) {
+	w := &Writer{drivers: Combine(o.Specs)}
+	if w.drivers.K8sFile {
+		f, err := OpenK8sLog(w.drivers.Path, FileOptions{
+			SizeMax:       o.SizeMax,
+			GlobalSizeMax: o.GlobalSizeMax,
+			Rotate:        o.Rotate,
+			MaxFiles:      o.MaxFiles,
+			AllowlistDirs: o.AllowlistDirs,
+		})
+		if err != nil {
+			return nil, err
+		}
+		w.file = f
+	}
+	if w.drivers.Journald {
+		j, err := NewJournal(JournalOptions{
+			Socket:           o.JournalSocket,
+			ContainerID:      o.ContainerID,
+			Name:             o.Name,
+			NameSet:          o.NameSet,
+			Tag:              o.Tag,
+			TagSet:           o.TagSet,
+			Labels:           o.Labels,
+			NoPartialMessage: o.NoPartialMessage,
+		})
+		if err != nil {
+			w.Close(false)
+			return nil, err
+		}
+		w.journal = j
+	}
+	return w, nil
+}
+
+// Drivers reports which drivers are configured.
+func (w *Writer) Drivers() Drivers { return w.drivers }
+
+// File returns the k8s-file writer, or nil.
+func (w *Writer) File() *K8sLog { return w.file }
+
+// Write logs one read chunk (at most one read's worth) to every driver,
+// with a single timestamp for the whole chunk. Errors (a full disk, a
+// missing journal) are returned for the caller to warn about; every driver
+// keeps accepting later chunks.
+func (w *Writer) Write(s Stream, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return w.writeAt(s, p, time.Now())
+}
+
+func (w *Writer) writeAt(s Stream, p []byte, ts time.Time) error {
+	var ferr, jerr error
+	if w.file != nil {
+		ferr = w.file.WriteAt(s, p, ts)
+	}
+	if w.journal != nil {
+		jerr = w.journal.Write(s, p)
+	}
+	return errors.Join(ferr, jerr)
+}
+
+// Reopen handles ctl message type 2: truncate or rotate the k8s-file
+// (journald has nothing to reopen). On error the old file stays in use.
+func (w *Writer) Reopen() error {
+	if w.file == nil {
+		return nil
+	}
+	return w.file.Reopen()
+}
+
+// Flush sends journald's held partial lines (k8s-file holds nothing).
+func (w *Writer) Flush() error {
+	if w.journal == nil {
+		return nil
+	}
+	return w.journal.Flush()
+}
+
+// Sync fsyncs the k8s-file.
+func (w *Writer) Sync() error {
+	if w.file == nil {
+		return nil
+	}
+	return w.file.Sync()
+}
+
+// Close flushes held partial lines, fsyncs the k8s-file when sync is set
+// (i.e. unless --no-sync-log), and closes everything.
+func (w *Writer) Close(sync bool) error {
+	var errs []error
+	if w.journal != nil {
+		errs = append(errs, w.journal.Close())
+	}
+	if w.file != nil {
+		if sync {
+			errs = append(errs, w.file.Sync())
+		}
+		errs = append(errs, w.file.Close())
+	}
+	return errors.Join(errs...)
+}

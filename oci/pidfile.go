@@ -1,0 +1,57 @@
+package oci
+
+import (
+	"io"
+	"os"
+)
+
+// PidFileError is a failure to read the runtime's pidfile. Its text is
+// GLib's g_file_get_contents message, which conmon HEAD sends as the sync
+// message when the runtime left no stderr (§5.2), e.g.
+//
+//	Failed to open file “/run/x/pidfile”: No such file or directory
+//
+// It unwraps to the errno, so errors.Is(err, fs.ErrNotExist) tells a
+// missing pidfile (the runtime failed) from other trouble.
+type PidFileError struct {
+	Path string
+	Op   string // "open" or "read"
+	Err  error
+}
+
+func (e *PidFileError) Error() string {
+	if e.Op == "read" {
+		return "Failed to read from file “" + e.Path + "”: " + Strerror(e.Err)
+	}
+	return "Failed to open file “" + e.Path + "”: " + Strerror(e.Err)
+}
+
+func (e *PidFileError) Unwrap() error { return e.Err }
+
+// ReadPidFile returns the pid in path parsed like C atoi, as conmon HEAD
+// does (§6.3): leading white space and a sign are accepted, parsing stops at
+// the first non-digit (a trailing newline or junk is ignored), and a file
+// with no digits gives 0. Whether 0 or a negative pid is a failure is the
+// caller's decision (contract §5.2 "Implement": pid <= 0 is one).
+func ReadPidFile(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, &PidFileError{Path: path, Op: "open", Err: err}
+	}
+	defer f.Close()
+	// The whole file, as g_file_get_contents reads it: atoi skips any
+	// amount of leading white space.
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return 0, &PidFileError{Path: path, Op: "read", Err: err}
+	}
+	return Atoi(string(b)), nil
+}
+
+// Atoi is C atoi: (int)strtol(s, NULL, 10). Out-of-range values saturate
+// to the 64-bit long limits and are then truncated to 32 bits, as the
+// conversion to int does on Linux.
+func Atoi(s string) int {
+	v, _, _ := strtol10(s)
+	return int(int32(v))
+}
