@@ -67,10 +67,14 @@ type Server struct {
 	// accept/removal, so Broadcast reads it with one atomic load.
 	clients atomic.Pointer[[]*client]
 	mu      sync.Mutex // serialises snapshot updates and closing
-	closing bool
-	done    chan struct{} // closed by Close
-	writers sync.WaitGroup
-	nextID  atomic.Uint64
+	// acceptMu makes "take from the backlog" and "add to the snapshot" one
+	// step, so AcceptPending never finds the backlog empty while the accept
+	// loop holds a connection it has not registered yet.
+	acceptMu sync.Mutex
+	closing  bool
+	done     chan struct{} // closed by Close
+	writers  sync.WaitGroup
+	nextID   atomic.Uint64
 
 	inMu        sync.Mutex // serialises Input writes and CloseStdin
 	input       io.Writer
@@ -238,10 +242,9 @@ func (s *Server) acceptLoop() {
 		return
 	}
 	for {
-		nfd, err := accept(rc)
+		err := s.acceptOne(rc)
 		switch {
 		case err == nil:
-			s.addClient(nfd)
 		case s.isClosing():
 			return
 		case errors.Is(err, unix.ECONNABORTED), errors.Is(err, unix.EINTR):
@@ -253,19 +256,24 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// accept waits for one connection; the accepted socket is non-blocking so it
-// too lives under the runtime poller.
-func accept(rc syscall.RawConn) (int, error) {
-	var nfd int
+// acceptOne waits for one connection and registers it; the accepted socket
+// is non-blocking so it too lives under the runtime poller.
+func (s *Server) acceptOne(rc syscall.RawConn) error {
 	var aerr error
 	err := rc.Read(func(fd uintptr) bool {
+		s.acceptMu.Lock()
+		defer s.acceptMu.Unlock()
+		var nfd int
 		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if aerr == nil {
+			s.addClient(nfd)
+		}
 		return !errors.Is(aerr, unix.EAGAIN)
 	})
 	if err != nil {
-		return -1, err
+		return err
 	}
-	return nfd, aerr
+	return aerr
 }
 
 func (s *Server) isClosing() bool {
@@ -341,4 +349,28 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// AcceptPending takes every connection already waiting in the backlog,
+// without blocking. The accept loop would take them too, but only when the
+// scheduler gets to it: output read before then would miss a client that
+// connected before the container started (podman connects, then runs
+// `runtime start` or sends the exec's second go byte), so the data path
+// calls this before each broadcast.
+func (s *Server) AcceptPending() {
+	rc, err := s.ln.SyscallConn()
+	if err != nil {
+		return
+	}
+	s.acceptMu.Lock()
+	defer s.acceptMu.Unlock()
+	_ = rc.Control(func(fd uintptr) {
+		for {
+			nfd, _, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			if err != nil {
+				return
+			}
+			s.addClient(nfd)
+		}
+	})
 }

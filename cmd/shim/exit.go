@@ -169,10 +169,27 @@ func (m *mon) killGroup() {
 // exit fd) before the exit files appear: podman's restart relies on it.
 func (m *mon) closeInherited() {
 	for _, fd := range m.inherited {
-		if m.sync.Fd() == fd {
+		if fd == m.sync.Fd() {
+			continue
+		}
+		if m.attachPipe != nil && fd == m.attachPipe.Fd() {
+			m.attachPipe.Close() // it may have closed itself on EPIPE
 			continue
 		}
 		unix.Close(fd)
+	}
+	m.inherited = nil
+}
+
+// closeInheritedFd closes one inherited fd early and forgets it, so that the
+// final sweep cannot close a later file that reused the number.
+func (m *mon) closeInheritedFd(fd int) {
+	for i, v := range m.inherited {
+		if v == fd {
+			m.inherited = append(m.inherited[:i], m.inherited[i+1:]...)
+			unix.Close(fd)
+			return
+		}
 	}
 }
 

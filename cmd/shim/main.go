@@ -1,3 +1,6 @@
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command shim is a container monitor that engines (podman, CRI-O) run in
 // place of conmon. The same binary plays three parts, chosen at start:
 //

@@ -20,7 +20,21 @@ func (m *mon) openPipes() error {
 	if err != nil {
 		return err
 	}
-	if m.cfg.ExecAttach {
+	startFd := 0
+	if v, ok := os.LookupEnv("_OCI_STARTPIPE"); ok {
+		if fd, err := oci.ParseFdEnv("_OCI_STARTPIPE", v); err == nil && fd > 0 {
+			startFd = fd
+		}
+	}
+	if !m.cfg.ExecAttach {
+		// The first go byte was read before the fork; only --exec-attach
+		// needs the pipe again (§5.3).
+		if startFd > 0 {
+			m.closeInheritedFd(startFd)
+		}
+		return nil
+	}
+	{
 		v, ok := os.LookupEnv("_OCI_ATTACHPIPE")
 		if !ok {
 			return fmt.Errorf("--attach specified but _OCI_ATTACHPIPE was not %s", oci.Strerror(unix.ENOENT))
@@ -28,11 +42,7 @@ func (m *mon) openPipes() error {
 		if m.attachPipe, err = openSyncEnv("_OCI_ATTACHPIPE", key); err != nil || v == "" {
 			return err
 		}
-		if v, ok := os.LookupEnv("_OCI_STARTPIPE"); ok {
-			if fd, err := oci.ParseFdEnv("_OCI_STARTPIPE", v); err == nil && fd > 0 {
-				m.startFd = fd
-			}
-		}
+		m.startFd = startFd
 	}
 	return nil
 }
@@ -131,7 +141,7 @@ func (m *mon) startRuntime() (int, error) {
 		m.lg.w = discard{}
 	}
 	if m.startFd > 0 {
-		unix.Close(m.startFd)
+		m.closeInheritedFd(m.startFd)
 	}
 	return pid, err
 }

@@ -143,7 +143,7 @@ type pump struct {
 
 // chunk size of one read: one timestamp per read, so larger reads make
 // fewer, longer log batches.
-const readSize = 32 * 1024
+const readSize = 8192
 
 func startPump(f *os.File, stream logs.Stream, tty bool, sink func(logs.Stream, []byte)) *pump {
 	p := &pump{f: f, stream: stream, tty: tty, done: make(chan struct{}), stop: make(chan struct{})}

@@ -69,6 +69,7 @@ func (m *mon) sink(stream logs.Stream, p []byte) {
 		m.logErr = nil
 	}
 	if m.srv != nil {
+		m.srv.AcceptPending()
 		m.srv.Broadcast(id, p)
 	}
 	m.outMu.Unlock()
