@@ -3,6 +3,8 @@
 package exitcode
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -117,5 +119,5 @@ type glibError struct {
 	errno  error
 }
 
-func (e *glibError) Error() string { return e.prefix + strerror(e.errno) }
+func (e *glibError) Error() string { return e.prefix + strerror.Text(e.errno) }
 func (e *glibError) Unwrap() error { return e.errno }

@@ -366,22 +366,6 @@ func TestCommandArgv(t *testing.T) {
 	}
 }
 
-func TestStrerror(t *testing.T) {
-	for e, want := range map[syscall.Errno]string{
-		0:                 "Success",
-		syscall.ENOENT:    "No such file or directory",
-		syscall.EACCES:    "Permission denied",
-		syscall.EPIPE:     "Broken pipe",
-		41:                "Unknown error 41",
-		133:               "Memory page has hardware error",
-		syscall.EREMOTEIO: "Remote I/O error",
-	} {
-		if got := strerror(e); got != want {
-			t.Errorf("strerror(%d) = %q, want %q", int(e), got, want)
-		}
-	}
-}
-
 func countFDs(t *testing.T) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")

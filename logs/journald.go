@@ -1,6 +1,8 @@
 package logs
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -200,7 +202,7 @@ func (j *Journal) Close() error {
 // send builds and sends one entry whose MESSAGE is a followed by c.
 func (j *Journal) send(stream int, a, c []byte, partial bool) error {
 	if j.fd < 0 {
-		return &textError{msg: "sd_journal_sendv: " + strerror(unix.EBADF), err: os.ErrClosed}
+		return &textError{msg: "sd_journal_sendv: " + strerror.Text(unix.EBADF), err: os.ErrClosed}
 	}
 	b := appendMessage(j.buf[:0], a, c)
 	b = append(b, j.fields[stream]...)
@@ -214,7 +216,7 @@ func (j *Journal) send(stream int, a, c []byte, partial bool) error {
 		j.buf = nil
 	}
 	if err != nil {
-		return &textError{msg: "sd_journal_sendv: " + strerror(err), err: err}
+		return &textError{msg: "sd_journal_sendv: " + strerror.Text(err), err: err}
 	}
 	return nil
 }

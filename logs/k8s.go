@@ -1,6 +1,8 @@
 package logs
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"bytes"
 	"fmt"
 	"io"
@@ -72,7 +74,7 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 	fd, err := openLog(abs, 0)
 	if err != nil {
 		return nil, &textError{
-			msg: "Failed to open log file " + strerror(err),
+			msg: "Failed to open log file " + strerror.Text(err),
 			err: fmt.Errorf("open log %s: %w", path, err),
 		}
 	}
@@ -80,7 +82,7 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
 		return nil, &textError{
-			msg: "Failed to open log file " + strerror(err),
+			msg: "Failed to open log file " + strerror.Text(err),
 			err: fmt.Errorf("stat log %s: %w", path, err),
 		}
 	}

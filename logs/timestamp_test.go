@@ -1,13 +1,9 @@
 package logs
 
 import (
-	"errors"
-	"fmt"
 	"math/rand"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // goLayout produces conmon's timestamp with Go's formatter; "-07:00" (not
@@ -65,28 +61,5 @@ func TestStampParsesLikePodman(t *testing.T) {
 	got, err := time.Parse("2006-01-02T15:04:05.000000000Z07:00", string(c.format(now)))
 	if err != nil || !got.Equal(now.Round(0)) {
 		t.Fatalf("podman layout parse = %v, %v; want %v", got, err, now)
-	}
-}
-
-func TestStrerror(t *testing.T) {
-	tests := []struct {
-		err  error
-		want string
-	}{
-		{unix.ENOENT, "No such file or directory"},
-		{unix.EACCES, "Permission denied"},
-		{unix.EISDIR, "Is a directory"},
-		{unix.ENOTDIR, "Not a directory"},
-		{unix.ENOSPC, "No space left on device"},
-		{unix.EROFS, "Read-only file system"},
-		{unix.ECONNREFUSED, "Connection refused"},
-		{unix.EHOSTDOWN, "Host is down"}, // not in the table: Go's text, capitalised
-		{fmt.Errorf("open log x: %w", unix.ELOOP), "Too many levels of symbolic links"},
-		{errors.New("plain"), "plain"},
-	}
-	for _, tc := range tests {
-		if got := strerror(tc.err); got != tc.want {
-			t.Errorf("strerror(%v) = %q, want %q", tc.err, got, tc.want)
-		}
 	}
 }

@@ -1,6 +1,8 @@
 package oci
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"io"
 	"os"
 )
@@ -21,9 +23,9 @@ type PidFileError struct {
 
 func (e *PidFileError) Error() string {
 	if e.Op == "read" {
-		return "Failed to read from file “" + e.Path + "”: " + Strerror(e.Err)
+		return "Failed to read from file “" + e.Path + "”: " + strerror.Text(e.Err)
 	}
-	return "Failed to open file “" + e.Path + "”: " + Strerror(e.Err)
+	return "Failed to open file “" + e.Path + "”: " + strerror.Text(e.Err)
 }
 
 func (e *PidFileError) Unwrap() error { return e.Err }

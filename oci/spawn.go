@@ -1,6 +1,8 @@
 package oci
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"fmt"
 	"os"
 	"strconv"
@@ -112,7 +114,7 @@ func RunLauncher() {
 	if startFd > 0 {
 		buf := make([]byte, 8192)
 		if _, err := unix.Read(startFd, buf); err != nil {
-			fmt.Fprintf(os.Stderr, "[conmon:e]: start-pipe read failed %s\n", Strerror(err))
+			fmt.Fprintf(os.Stderr, "[conmon:e]: start-pipe read failed %s\n", strerror.Text(err))
 			os.Exit(1)
 		}
 		unix.Close(startFd)
@@ -126,7 +128,7 @@ func RunLauncher() {
 		time.Sleep(time.Duration(delay))
 	}
 	err := unix.Exec(path, os.Args, os.Environ())
-	fmt.Fprintf(os.Stderr, "[conmon:e]: exec %s: %s\n", path, Strerror(err))
+	fmt.Fprintf(os.Stderr, "[conmon:e]: exec %s: %s\n", path, strerror.Text(err))
 	os.Exit(failStatus)
 }
 
@@ -164,7 +166,7 @@ func fixListenPid(replace bool) error {
 		if err == nil {
 			err = unix.EINVAL
 		}
-		return fmt.Errorf("Invalid LISTEN_PID %s %s", short, Strerror(err))
+		return fmt.Errorf("Invalid LISTEN_PID %s %s", short, strerror.Text(err))
 	}
 	if replace || n == int64(os.Getppid()) {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))

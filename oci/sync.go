@@ -1,6 +1,8 @@
 package oci
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"errors"
 	"os"
 	"strconv"
@@ -273,7 +275,7 @@ type errnoError struct {
 	err error
 }
 
-func (e *errnoError) Error() string { return e.msg + " " + Strerror(e.err) }
+func (e *errnoError) Error() string { return e.msg + " " + strerror.Text(e.err) }
 
 func (e *errnoError) Unwrap() error {
 	if e.err == syscall.Errno(0) {

@@ -371,28 +371,6 @@ func TestSetCloexec(t *testing.T) {
 	}
 }
 
-func TestStrerror(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{nil, "Success"},
-		{syscall.Errno(0), "Success"},
-		{syscall.ENOENT, "No such file or directory"},
-		{syscall.ERANGE, "Numerical result out of range"},
-		{syscall.EREMOTEIO, "Remote I/O error"},
-		{syscall.Errno(41), "Unknown error 41"},
-		{syscall.Errno(133), "Memory page has hardware error"},
-		{syscall.Errno(4000), "Unknown error 4000"},
-		{&os.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}, "Permission denied"},
-		{errors.New("plain"), "plain"},
-	} {
-		if got := Strerror(tc.err); got != tc.want {
-			t.Errorf("Strerror(%v) = %q, want %q", tc.err, got, tc.want)
-		}
-	}
-}
-
 func BenchmarkSend(b *testing.B) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

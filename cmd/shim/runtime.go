@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"fmt"
 	"os"
 	"strconv"
@@ -37,7 +39,7 @@ func (m *mon) openPipes() error {
 	{
 		v, ok := os.LookupEnv("_OCI_ATTACHPIPE")
 		if !ok {
-			return fmt.Errorf("--attach specified but _OCI_ATTACHPIPE was not %s", oci.Strerror(unix.ENOENT))
+			return fmt.Errorf("--attach specified but _OCI_ATTACHPIPE was not %s", strerror.Text(unix.ENOENT))
 		}
 		if m.attachPipe, err = openSyncEnv("_OCI_ATTACHPIPE", key); err != nil || v == "" {
 			return err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"fmt"
 	"os"
 	"os/signal"
@@ -140,7 +142,7 @@ func readStartPipe() error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("start-pipe read failed %s", oci.Strerror(err))
+			return fmt.Errorf("start-pipe read failed %s", strerror.Text(err))
 		}
 		return nil
 	}

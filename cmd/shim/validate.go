@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/shim-project/shim/internal/strerror"
+
 	"fmt"
 	"strings"
 
@@ -135,7 +137,7 @@ func checkRuntime(cfg *config) error {
 		return logErrorf("Runtime path not provided. Use --runtime")
 	}
 	if err := unix.Access(cfg.Runtime, unix.X_OK); err != nil {
-		return logErrorf("Runtime path %s is not valid %s", cfg.Runtime, strerror(err))
+		return logErrorf("Runtime path %s is not valid %s", cfg.Runtime, strerror.Text(err))
 	}
 	return nil
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -233,40 +231,6 @@ func TestUsageErrorParts(t *testing.T) {
 	}
 	if err := plainErrorf("Container ID not provided. Use --cid"); !errors.As(err, &ue) || ue.Logged() || err.Error() != "conmon: Container ID not provided. Use --cid" {
 		t.Errorf("plainErrorf: %#v", err)
-	}
-}
-
-func TestStrerror(t *testing.T) {
-	cases := []struct {
-		err  error
-		want string
-	}{
-		{syscall.ENOENT, "No such file or directory"},
-		{syscall.EACCES, "Permission denied"},
-		{syscall.ENOTDIR, "Not a directory"},
-		{syscall.ELOOP, "Too many levels of symbolic links"},
-		{syscall.ENAMETOOLONG, "File name too long"},
-		{syscall.EPERM, "Operation not permitted"},
-		{syscall.EROFS, "Read-only file system"},
-		{syscall.ENOSPC, "No space left on device"},
-		{syscall.EBADF, "Bad file descriptor"},
-		{syscall.EINVAL, "Invalid argument"},
-		{syscall.EEXIST, "File exists"},
-		{syscall.EISDIR, "Is a directory"},
-		{syscall.EPIPE, "Broken pipe"},
-		{syscall.EAGAIN, "Resource temporarily unavailable"},
-		{syscall.Errno(133), "Memory page has hardware error"},
-		{syscall.Errno(0), "Success"},
-		{syscall.Errno(41), "Unknown error 41"},
-		{syscall.Errno(9999), "Unknown error 9999"},
-		{&os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}, "No such file or directory"},
-		{fmt.Errorf("wrapped: %w", syscall.EACCES), "Permission denied"},
-		{errors.New("no errno here"), "no errno here"},
-	}
-	for _, tc := range cases {
-		if got := strerror(tc.err); got != tc.want {
-			t.Errorf("strerror(%v) = %q, want %q", tc.err, got, tc.want)
-		}
 	}
 }
 

@@ -1,4 +1,6 @@
-package oci
+// Package strerror renders errors the way C's strerror(3) does, so messages
+// built like conmon's ("<msg> <strerror>") match its text byte for byte.
+package strerror
 
 import (
 	"errors"
@@ -6,15 +8,13 @@ import (
 	"syscall"
 )
 
-// Strerror returns glibc's strerror(3) text for the errno inside err, so
+// Text returns glibc's strerror(3) text for the errno inside err, so
 // messages built like conmon's ("<msg> <strerror>") match byte for byte. Go's
 // errno table is glibc's with the first letter lowered (kept as is when the
 // second letter is upper case, e.g. "RPC ..."); only the entries Go lacks
 // are special-cased. nil is errno 0 ("Success"); an error that carries no
 // errno falls back to its own text.
-//
-// cmd/shim has a table-based twin; the lead merges them.
-func Strerror(err error) string {
+func Text(err error) string {
 	var e syscall.Errno
 	if err != nil && !errors.As(err, &e) {
 		return err.Error()

@@ -1,40 +1,46 @@
-package main
+package strerror
 
 import (
 	"errors"
-	"strconv"
+	"fmt"
+	"os"
 	"syscall"
+	"testing"
 )
 
-// strerror returns what C's strerror(errno) prints for err, so messages built
-// like conmon's pexit ("<msg> <strerror>") match byte for byte. Go's own
-// syscall.Errno texts are lower case ("no such file or directory") and would
-// not. An error that carries no errno (wrapped or not) falls back to its own
-// text.
-func strerror(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return errnoText(errno)
+// TestTextMatchesGlibc checks every errno against glibc's own strerror
+// table (generated on the dev machine: perl's $! calls strerror).
+func TestTextMatchesGlibc(t *testing.T) {
+	for e, want := range glibcTable {
+		if want == "" {
+			want = fmt.Sprintf("Unknown error %d", e)
+		}
+		if got := Text(syscall.Errno(e)); got != want {
+			t.Errorf("Text(%d) = %q, want %q", e, got, want)
+		}
 	}
-	if err == nil {
-		return errnoText(0)
-	}
-	return err.Error()
 }
 
-// errnoText is glibc's strerror for one errno value, including glibc's
-// "Unknown error N" for numbers it has no text for.
-func errnoText(e syscall.Errno) string {
-	if int(e) >= 0 && int(e) < len(glibcErrors) && glibcErrors[e] != "" {
-		return glibcErrors[e]
+func TestTextWrapping(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "Success"},
+		{syscall.Errno(4000), "Unknown error 4000"},
+		{&os.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}, "Permission denied"},
+		{fmt.Errorf("open log x: %w", syscall.ELOOP), "Too many levels of symbolic links"},
+		{errors.New("plain"), "plain"},
+	} {
+		if got := Text(tc.err); got != tc.want {
+			t.Errorf("Text(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
-	return "Unknown error " + strconv.Itoa(int(e))
 }
 
-// glibcErrors is strerror(3) of glibc 2.x on Linux, indexed by errno;
-// generated from glibc on the dev machine (perl's $! calls strerror), 1..133;
+// glibcTable is strerror(3) of glibc on Linux, indexed by errno, 0..133;
 // the gaps (41, 58) are numbers glibc reports as "Unknown error N".
-var glibcErrors = [...]string{
+var glibcTable = [...]string{
 	0:   "Success",
 	1:   "Operation not permitted",
 	2:   "No such file or directory",

@@ -1,0 +1,11 @@
+package logs
+
+// textError carries an exact message dictated by the contract while keeping
+// the underlying error reachable for errors.Is.
+type textError struct {
+	msg string
+	err error
+}
+
+func (e *textError) Error() string { return e.msg }
+func (e *textError) Unwrap() error { return e.err }
