@@ -158,17 +158,18 @@ func fixListenPid(replace bool) error {
 		return nil
 	}
 	n, err := strtolPrefix(v)
-	if err != nil || n <= 0 {
+	// conmon keeps strtol's long in an int (2147483648 is negative there),
+	// and strtol leaves errno 0 for no digits or a value <= 0, so conmon
+	// then prints "Success" (verified on 2.1.6).
+	lpid := int32(n)
+	if err != nil || lpid <= 0 {
 		short := v
 		if len(short) > 10 {
 			short = short[:10]
 		}
-		if err == nil {
-			err = unix.EINVAL
-		}
 		return fmt.Errorf("Invalid LISTEN_PID %s %s", short, strerror.Text(err))
 	}
-	if replace || n == int64(os.Getppid()) {
+	if replace || int(lpid) == os.Getppid() {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
 	return nil

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -49,9 +47,6 @@ type mon struct {
 	runtimePid int
 	ctrPid     int
 }
-
-// errCreate marks failures reported to the engine through the sync pipe.
-var errCreate = errors.New("create failed")
 
 // monitor runs the daemon part and returns the process exit status.
 func monitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) int {
@@ -123,9 +118,12 @@ func (m *mon) forwardSignals() {
 	go func() {
 		for s := range ch {
 			m.mu.Lock()
-			target := m.ctrPid
-			if target == 0 {
+			var target int
+			switch m.phase {
+			case phaseCreating:
 				target = m.runtimePid
+			case phaseRunning:
+				target = m.ctrPid
 			}
 			m.mu.Unlock()
 			if target > 0 {
@@ -168,8 +166,4 @@ func (m *mon) sendFailure(msg string) {
 	if err := m.sync.Send(-1, msg); err != nil {
 		m.lg.Errorf("%v", err)
 	}
-}
-
-func (m *mon) errorf(format string, args ...any) error {
-	return fmt.Errorf(format, args...)
 }
