@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +21,7 @@ import (
 type Reaper struct {
 	mu      sync.Mutex
 	waiters map[int]chan unix.WaitStatus
-	early   map[int]unix.WaitStatus
+	early   map[int]earlyExit
 	sigs    chan os.Signal
 	done    chan struct{}
 	stopped chan struct{}
@@ -31,12 +32,23 @@ type Reaper struct {
 // reparented to us are reaped and mostly never asked for.
 const maxEarly = 256
 
+// earlyTTL is how long an unclaimed exit is kept. Whoever waits for a pid
+// asks within moments of learning it (right after a spawn, or right after
+// reading a pidfile); an older entry belongs to an orphan, and keeping it
+// could hand its status to a later child that reused the pid.
+const earlyTTL = time.Minute
+
+type earlyExit struct {
+	ws unix.WaitStatus
+	at time.Time
+}
+
 // StartReaper subscribes to SIGCHLD and starts the reaping loop. Call it
 // before starting any child.
 func StartReaper() *Reaper {
 	r := &Reaper{
 		waiters: make(map[int]chan unix.WaitStatus),
-		early:   make(map[int]unix.WaitStatus),
+		early:   make(map[int]earlyExit),
 		sigs:    make(chan os.Signal, 1),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -84,13 +96,22 @@ func (r *Reaper) dispatch(pid int, ws unix.WaitStatus) {
 		ch <- ws
 		return
 	}
-	if len(r.early) >= maxEarly {
-		for k := range r.early {
+	now := time.Now()
+	for k, e := range r.early {
+		if now.Sub(e.at) > earlyTTL {
 			delete(r.early, k)
-			break
 		}
 	}
-	r.early[pid] = ws
+	if len(r.early) >= maxEarly {
+		oldest, at := 0, now
+		for k, e := range r.early {
+			if e.at.Before(at) {
+				oldest, at = k, e.at
+			}
+		}
+		delete(r.early, oldest)
+	}
+	r.early[pid] = earlyExit{ws: ws, at: now}
 }
 
 // Wait returns a channel that receives the wait status of pid once it has
@@ -99,9 +120,9 @@ func (r *Reaper) Wait(pid int) <-chan unix.WaitStatus {
 	ch := make(chan unix.WaitStatus, 1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if ws, ok := r.early[pid]; ok {
+	if e, ok := r.early[pid]; ok {
 		delete(r.early, pid)
-		ch <- ws
+		ch <- e.ws
 		return ch
 	}
 	r.waiters[pid] = ch
