@@ -31,6 +31,12 @@ type monOpts struct {
 	Umask    string     // start the monitor under this umask (e.g. "077")
 	NoConfig bool       // leave config.json out of the bundle: runtime create fails
 	Hold     bool       // do not write the start byte yet (see sendStart)
+	// LogArgs replaces the default "-l k8s-file:<bundle>/ctr.log" when non-nil.
+	LogArgs []string
+	// Stdout/Stderr, when set, are the monitor's own stdout/stderr instead of
+	// the buffers (passthrough hands them to the container, which would keep
+	// a buffer's pipe, and so cmd.Wait, open).
+	Stdout, Stderr *os.File
 }
 
 type monRun struct {
@@ -133,9 +139,13 @@ func startMon(t *testing.T, o monOpts) *monRun {
 		"-c", r.ID, "-u", r.ID, "-r", runcBin, "-b", r.Bundle,
 		"-p", filepath.Join(r.Bundle, "pidfile"),
 		"-n", "test-"+r.ID[len(r.ID)-6:],
-		"--exit-dir", r.ExitDir, "--full-attach",
-		"-l", "k8s-file:"+r.LogPath, "--log-level", "warning",
-		"--runtime-arg", "--root="+r.RuncRoot)
+		"--exit-dir", r.ExitDir, "--full-attach")
+	if o.LogArgs != nil {
+		args = append(args, o.LogArgs...)
+	} else {
+		args = append(args, "-l", "k8s-file:"+r.LogPath)
+	}
+	args = append(args, "--log-level", "warning", "--runtime-arg", "--root="+r.RuncRoot)
 	// Also with --sync, where it must not be written.
 	args = append(args, "--conmon-pidfile", filepath.Join(r.Bundle, "conmon.pid"))
 	if o.Sync {
@@ -157,6 +167,12 @@ func startMon(t *testing.T, o monOpts) *monRun {
 		fmt.Sprintf("_OCI_STARTPIPE=%d", 4+n))
 	r.cmd.ExtraFiles = extra
 	r.cmd.Stdout, r.cmd.Stderr = &r.Stdout, &r.Stderr
+	if o.Stdout != nil {
+		r.cmd.Stdout = o.Stdout
+	}
+	if o.Stderr != nil {
+		r.cmd.Stderr = o.Stderr
+	}
 	// Engines start the monitor in its own process group.
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := r.cmd.Start(); err != nil {
