@@ -125,6 +125,7 @@ type ctrState struct {
 	Running   bool
 	Status    string
 	ExitCode  int
+	OOMKilled bool
 }
 
 type inspectOut struct {

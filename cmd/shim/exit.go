@@ -2,14 +2,13 @@ package main
 
 import (
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/exitcode"
 	"github.com/shim-project/shim/oci"
+	"github.com/shim-project/shim/oom"
 )
 
 // result says how the monitor ends.
@@ -27,17 +26,13 @@ func (m *mon) watch(ctr int) result {
 	m.ctrPid = ctr
 	m.phase = phaseRunning
 	m.mu.Unlock()
+	m.oom = oom.Start(ctr, m.lg, m.cfg.PersistDir, m.cfg.Bundle)
 
 	exited := m.reaper.Wait(ctr)
+	track := trackExit(ctr)
+	defer track.close()
+	gone := track.gone
 	timeout := m.timeoutC()
-	var probe <-chan time.Time
-	if !isChildOf(ctr, os.Getpid()) {
-		// Not our descendant (§3.3): its exit never reaches the reaper, so
-		// look for it; once gone its status is unknowable and counts as 0.
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		probe = t.C
-	}
 	for {
 		select {
 		case ws := <-exited:
@@ -45,36 +40,22 @@ func (m *mon) watch(ctr int) result {
 		case <-timeout:
 			m.reaper.Forget(ctr)
 			return result{ran: true, status: -1, timedOut: true}
-		case <-probe:
-			if unix.Kill(ctr, 0) == unix.ESRCH {
-				select {
-				case ws := <-exited:
-					return result{ran: true, status: exitcode.Status(ws)}
-				default:
-					return result{ran: true, status: 0}
-				}
+		case <-gone:
+			if track.isChild() {
+				gone = nil // a zombie of ours: the reaper collects its status
+				continue
+			}
+			// Not our descendant (§3.3): its status is unknowable and
+			// counts as 0, unless the reaper just collected it after all.
+			select {
+			case ws := <-exited:
+				return result{ran: true, status: exitcode.Status(ws)}
+			case <-time.After(reapGrace):
+				m.reaper.Forget(ctr)
+				return result{ran: true, status: 0}
 			}
 		}
 	}
-}
-
-// isChildOf reads the parent pid of pid from /proc.
-func isChildOf(pid, parent int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true // gone already, or unreadable: the reaper will tell
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return true
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return true
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid == parent
 }
 
 // finish runs the exit sequence of §11.1 and returns the daemon's status.
@@ -82,6 +63,9 @@ func (m *mon) finish(res result) int {
 	m.mu.Lock()
 	m.phase = phaseExiting
 	m.mu.Unlock()
+	// §11.1 step 1: the kill raced with the watcher; look once more, so
+	// that the oom files exist before the exit files.
+	m.oom.Final()
 	m.stopIO(res)
 	if res.timedOut {
 		m.killGroup()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shim-project/shim/attach"
 	"github.com/shim-project/shim/oci"
+	"github.com/shim-project/shim/oom"
 )
 
 // phase is where the monitor is in the container's life. Signals and ctl
@@ -38,6 +39,7 @@ type mon struct {
 	io     *stdio
 	srv    *attach.Server
 	fifos  *attach.FIFOs
+	oom    *oom.Watcher // nil until the container pid is known, or if unwatchable
 
 	outMu  sync.Mutex // one writer at a time into logs and attach clients
 	logErr error      // last log write error, warned about once
