@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/notify"
 	"github.com/shim-project/shim/oci"
 	"github.com/shim-project/shim/oom"
 )
@@ -39,7 +40,8 @@ type mon struct {
 	io     *stdio
 	srv    *attach.Server
 	fifos  *attach.FIFOs
-	oom    *oom.Watcher // nil until the container pid is known, or if unwatchable
+	oom    *oom.Watcher  // nil until the container pid is known, or if unwatchable
+	notify *notify.Relay // --sdnotify-socket
 
 	outMu  sync.Mutex // one writer at a time into logs and attach clients
 	logErr error      // last log write error, warned about once
@@ -53,6 +55,15 @@ type mon struct {
 // monitor runs the daemon part and returns the process exit status.
 func monitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) int {
 	m := &mon{cfg: cfg, lg: lg, setup: st, inherited: inherited, oldAdj: oldAdj}
+	if cfg.SdnotifySocket != "" {
+		// Right after the fork, as conmon: podman passes MAINPID=<our pid>
+		// to systemd, so the relay must be this process (§12.1).
+		var err error
+		if m.notify, err = notify.Start(cfg.Bundle, cfg.SdnotifySocket, lg); err != nil {
+			lg.Errorf("%v", err)
+			return 1
+		}
+	}
 	if err := m.openPipes(); err != nil {
 		lg.Errorf("%v", err)
 		return 1
