@@ -45,6 +45,13 @@ func NewConsoleSocket(tmpdir string) (*ConsoleSocket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create console socket: %w", err)
 	}
+	// As conmon does: the socket file gets its inode's mode (less the
+	// umask) at bind, so only the owner may ever connect, also in a
+	// world-writable TMPDIR such as /tmp.
+	if err := unix.Fchmod(fd, 0o700); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("chmod console socket: %w", err)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bind console socket %s: %w", path, err)

@@ -142,6 +142,24 @@ func TestConsoleSocketDefaultsToTMPDIR(t *testing.T) {
 	}
 }
 
+// Only the owner may connect, whatever the umask: TMPDIR is often /tmp.
+func TestConsoleSocketMode(t *testing.T) {
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	cs, err := NewConsoleSocket(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	fi, err := os.Lstat(cs.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("console socket %s: mode %v, want a socket with 0700", cs.Path(), fi.Mode())
+	}
+}
+
 func TestConsoleSocketErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -11,6 +11,7 @@ declare -A want=(
 	[busybox-static]=/bin/busybox       # rootfs of the test image and bundles
 	[jq]=jq                             # hack/make-bundle.sh edits config.json
 	[tmux]=tmux                         # terminal (-t) scenarios
+	[uidmap]=newuidmap                  # rootless podman (a Recommends of podman, not pulled in here)
 	[systemd]=/lib/systemd/systemd-journald   # journald + journalctl for the journald driver
 	[psmisc]=fuser                      # fuser/pstree/killall for debugging
 	[make]=make

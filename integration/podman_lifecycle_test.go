@@ -4,9 +4,7 @@ package integration
 // client, many containers, inspect's ConmonPid.
 
 import (
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -143,34 +141,7 @@ func TestPodmanManyContainers(t *testing.T) {
 	for i := range names {
 		names[i] = ctrName(t)
 	}
-	// Two at a time: the machine has two cores.
-	var wg sync.WaitGroup
-	errs := make(chan string, n)
-	next := make(chan int)
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				cmd := podmanCmd("run", "-d", "--name", names[i], testImage, "sleep", "1000")
-				if out, err := cmd.CombinedOutput(); err != nil {
-					errs <- fmt.Sprintf("%s: %v: %s", names[i], err, out)
-				}
-			}
-		}()
-	}
-	for i := range names {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error("podman run -d:", e)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	runSleepers(t, names, podmanCmd)
 	seen := map[int]bool{}
 	var pids []int
 	for _, name := range names {

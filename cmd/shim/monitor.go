@@ -75,7 +75,10 @@ func monitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) i
 	}
 	_, _ = unix.Setsid() // fails harmlessly with --sync (engines use Setpgid)
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		lg.Warnf("Failed to set as subreaper: %v", err)
+		// Only debug, like oom_score_adj: nothing here may need privileges
+		// (rootless podman), and an init that is not our child is still
+		// waited for (§3.3).
+		lg.Debugf("Failed to set as subreaper: %v", err)
 	}
 	m.reaper = oci.StartReaper()
 	status := m.run()
