@@ -1,0 +1,192 @@
+package integration
+
+// A slow or stuck attach client must never stall the container or the log
+// (issue 3, DESIGN "attach ... must not block the container's output on a
+// slow client"): conmon writes to clients blocking, so one client that
+// stops reading stops the container; shim queues per client and drops a
+// client that falls too far behind.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	slowLine  = "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678\n" // 100 bytes
+	slowLines = 1 << 20                                                                                                 // 100 MiB of 100-byte lines
+	slowEnd   = "written\n"
+)
+
+func TestAttachStuckClient(t *testing.T) {
+	if isRef {
+		t.Skip("conmon writes to attach clients blocking: a client that never reads stalls it and the container (shim-only behaviour)")
+	}
+	r := startMon(t, monOpts{Args: []string{"sh", "-c",
+		"yes " + strings.TrimSuffix(slowLine, "\n") + " | head -n 1048576; echo written; exec sleep 100000"}})
+	r.created()
+	attachPath := filepath.Join(r.Bundle, "attach")
+	stuck := dialPacket(t, attachPath) // connects and never reads
+	defer stuck.Close()
+	reader := dialAttach(t, attachPath)
+	t0 := time.Now()
+	r.startCtr()
+
+	eventually(t, 5*time.Minute, "the container to write 100 MiB past a stuck client", func() bool {
+		return strings.HasSuffix(fileTail(r.LogPath, 64), " stdout F "+slowEnd)
+	})
+	t.Logf("100 MiB written and logged in %v with one stuck and one reading client", time.Since(t0))
+
+	// The stuck client was dropped: after what its socket buffer holds it
+	// reads EOF while the container still runs.
+	got, err := drainPacket(stuck, 10*time.Second)
+	if err != nil {
+		t.Fatalf("stuck client: %v after %d bytes; want EOF (disconnected while the container runs)", err, len(got))
+	}
+	checkSlowPrefix(t, "stuck client", got)
+	if len(got) >= slowLines*len(slowLine) {
+		t.Fatalf("the stuck client's socket held all %d bytes: it was never behind", len(got))
+	}
+
+	// The reading client was either kept to the end or dropped when it fell
+	// behind; what it got is the output's exact beginning either way.
+	select {
+	case <-reader.done:
+		t.Logf("the reading client fell behind and was dropped after %d bytes", reader.received())
+	default:
+		eventually(t, 30*time.Second, "the reading client to receive everything", func() bool {
+			return strings.HasSuffix(reader.stream(2), slowEnd) || isClosed(reader.done)
+		})
+	}
+	checkSlowPrefix(t, "reading client", []byte(reader.stream(2)))
+	if !alive(r.Daemon) {
+		t.Fatal("monitor died")
+	}
+	if out, code := r.runc("kill", r.ID, "KILL"); code != 0 {
+		t.Fatalf("runc kill: %s", out)
+	}
+	r.finish("137")
+	checkSlowLog(t, r.LogPath)
+}
+
+// fileTail returns the last n bytes of path.
+func fileTail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return ""
+	}
+	off := max(fi.Size()-n, 0)
+	b := make([]byte, fi.Size()-off)
+	n2, _ := f.ReadAt(b, off)
+	return string(b[:n2])
+}
+
+// drainPacket reads one client's datagrams until EOF (nil error) or until
+// nothing arrives for quiet. It returns the stdout payload.
+func drainPacket(c *net.UnixConn, quiet time.Duration) ([]byte, error) {
+	var out bytes.Buffer
+	buf := make([]byte, 65536)
+	for {
+		c.SetReadDeadline(time.Now().Add(quiet))
+		n, err := c.Read(buf)
+		if n > 0 {
+			out.Write(buf[1:n])
+		}
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return out.Bytes(), nil
+		}
+		if err != nil {
+			return out.Bytes(), err
+		}
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// checkSlowPrefix fails unless b is a prefix of the container's output.
+func checkSlowPrefix(t *testing.T, who string, b []byte) {
+	t.Helper()
+	full := len(slowLine) * slowLines
+	if len(b) > full {
+		if string(b[full:]) != slowEnd[:min(len(slowEnd), len(b)-full)] {
+			t.Fatalf("%s: %q after the 100 MiB", who, head(string(b[full:]), 100))
+		}
+		b = b[:full]
+	}
+	for off := 0; off < len(b); off += len(slowLine) {
+		end := min(off+len(slowLine), len(b))
+		if string(b[off:end]) != slowLine[:end-off] {
+			t.Fatalf("%s: bytes %d..%d are %q, want a prefix of the output", who, off, end, b[off:end])
+		}
+	}
+}
+
+// checkSlowLog streams the k8s-file log (≈150 MB) and checks that it holds
+// every line of the output exactly once, in order.
+func checkSlowLog(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var (
+		pos     int // offset in the expected output
+		entries int
+		full    = len(slowLine) * slowLines
+		want    = func(i int) byte {
+			if i < full {
+				return slowLine[i%len(slowLine)]
+			}
+			return slowEnd[i-full]
+		}
+	)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			t.Fatalf("log entry %d longer than 1 MiB", entries)
+		}
+		if len(line) == 0 && err != nil {
+			break
+		}
+		entries++
+		// "<35-byte timestamp> stdout F|P <content>"
+		if len(line) < 46 || !logLineRe.Match(line[:min(len(line), 60)]) || string(line[35:43]) != " stdout " {
+			t.Fatalf("log entry %d malformed: %q", entries, head(string(line), 100))
+		}
+		content := line[45:]
+		if line[43] == 'P' {
+			content = content[:len(content)-1]
+		}
+		for _, c := range content {
+			if pos >= full+len(slowEnd) || c != want(pos) {
+				t.Fatalf("log entry %d: byte %d of the output is %q, want %q", entries, pos, c, want(pos))
+			}
+			pos++
+		}
+	}
+	if pos != full+len(slowEnd) {
+		t.Fatalf("log holds %d bytes of output in %d entries, want %d", pos, entries, full+len(slowEnd))
+	}
+	t.Logf("log: %d entries, all %d bytes of output in order", entries, pos)
+}

@@ -1,0 +1,588 @@
+package integration
+
+// The monitor driven the way CRI-O drives it (contract §4, §6.1): no
+// --api-version (sync key "pid" / "exit_code"), no --full-attach (the attach
+// socket is reached through <socket-dir>/<cuuid>), SOCK_STREAM socketpairs
+// for create, an os.Pipe sync channel for ExecSync, whose output lands in a
+// k8s-file log given as a bare path.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type crioOpts struct {
+	Args           []string
+	Tty            bool
+	Stdin          bool
+	LeaveStdinOpen bool
+	Runtime        string            // default runc; a wrapper script for gating
+	Env            []string          // extra environment for the monitor (and so the runtime)
+	Mounts         map[string]string // container path -> host dir, read-write bind mounts
+}
+
+// crio is one container monitor started as CRI-O starts it.
+type crio struct {
+	t         *testing.T
+	ID        string
+	Bundle    string
+	SocketDir string
+	ExitDir   string
+	Persist   string
+	RuncRoot  string
+	LogPath   string
+	Daemon    int
+	CtrPID    int
+
+	cmd    *exec.Cmd
+	waitCh chan error
+	sync   *os.File
+	syncR  *bufio.Reader
+	start  *os.File
+	stderr bytes.Buffer
+}
+
+// streamPair is a SOCK_STREAM socketpair as CRI-O uses for sync and start:
+// ours is non-blocking (read deadlines), theirs blocking.
+func streamPair(t *testing.T) (ours, theirs *os.File) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		t.Fatal(err)
+	}
+	return os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+}
+
+// patchConfig edits bundle/config.json in place.
+func patchConfig(t *testing.T, bundle string, edit func(spec map[string]any)) {
+	t.Helper()
+	path := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	edit(spec)
+	if b, err = json.MarshalIndent(spec, "", "\t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeProcessSpec writes a process.json for `runc exec --process`, based on
+// the `runc spec` template's process.
+func writeProcessSpec(t *testing.T, path string, args []string, tty bool) {
+	t.Helper()
+	var spec map[string]any
+	if err := json.Unmarshal(specJSON, &spec); err != nil {
+		t.Fatal(err)
+	}
+	proc := spec["process"].(map[string]any)
+	proc["args"] = args
+	proc["terminal"] = tty
+	b, err := json.Marshal(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startCrio creates the bundle and runs the monitor with CRI-O's create
+// argv (§6.1), writes the start byte and waits for the first process.
+func startCrio(t *testing.T, o crioOpts) *crio {
+	t.Helper()
+	setup(t)
+	base := t.TempDir()
+	c := &crio{
+		t: t, ID: newID(),
+		Bundle:    filepath.Join(base, "b"),
+		SocketDir: filepath.Join(base, "s"),
+		ExitDir:   filepath.Join(base, "e"),
+		Persist:   filepath.Join(base, "p"),
+		RuncRoot:  filepath.Join(base, "r"),
+		LogPath:   filepath.Join(base, "ctr.log"),
+	}
+	for _, d := range []string{c.Bundle, c.SocketDir, c.ExitDir, c.Persist, c.RuncRoot} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig(t, c.Bundle, monOpts{Args: o.Args})
+	patchConfig(t, c.Bundle, func(spec map[string]any) {
+		spec["process"].(map[string]any)["terminal"] = o.Tty
+		mounts, _ := spec["mounts"].([]any)
+		for dst, src := range o.Mounts {
+			mounts = append(mounts, map[string]any{
+				"destination": dst, "type": "bind", "source": src, "options": []string{"rbind", "rw"}})
+		}
+		spec["mounts"] = mounts
+	})
+	t.Cleanup(c.cleanup)
+
+	runtime := o.Runtime
+	if runtime == "" {
+		runtime = runcBin
+	}
+	args := []string{"-b", c.Bundle, "-c", c.ID, "--exit-dir", c.ExitDir, "-l", c.LogPath,
+		"--log-level", "debug", "-n", "k8s_" + c.ID[len(c.ID)-6:],
+		"-P", filepath.Join(c.Bundle, "conmon-pidfile"), "-p", filepath.Join(c.Bundle, "pidfile"),
+		"--persist-dir", c.Persist, "-r", runtime, "--runtime-arg", "--root=" + c.RuncRoot,
+		"--socket-dir-path", c.SocketDir, "--syslog", "-u", c.ID}
+	switch {
+	case o.Tty:
+		args = append(args, "-t")
+	case o.Stdin:
+		if o.LeaveStdinOpen {
+			args = append(args, "--leave-stdin-open")
+		}
+		args = append(args, "-i")
+	}
+	var theirSync, theirStart *os.File
+	c.sync, theirSync = streamPair(t)
+	c.start, theirStart = streamPair(t)
+	c.syncR = bufio.NewReader(c.sync)
+	c.cmd = exec.Command(shimBin, args...)
+	c.cmd.Dir = c.Bundle
+	c.cmd.Env = append(append(os.Environ(), o.Env...), "_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4")
+	c.cmd.ExtraFiles = []*os.File{theirSync, theirStart}
+	c.cmd.Stderr = &c.stderr
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	theirSync.Close()
+	theirStart.Close()
+	c.waitCh = make(chan error, 1)
+	go func() { c.waitCh <- c.cmd.Wait() }()
+	if _, err := c.start.Write([]byte{0}); err != nil {
+		t.Fatalf("start byte: %v", err)
+	}
+	select {
+	case err := <-c.waitCh:
+		if err != nil {
+			t.Fatalf("first monitor process: %v\nstderr: %s", err, c.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("first monitor process still running after 10s")
+	}
+	c.Daemon = readExactInt(t, filepath.Join(c.Bundle, "conmon-pidfile"))
+	return c
+}
+
+// created reads the legacy {"pid": N} message that ends creation.
+func (c *crio) created() *crio {
+	c.t.Helper()
+	key, pid, msg := c.syncMsg(30 * time.Second)
+	if key != "pid" || pid <= 0 {
+		c.t.Fatalf("sync message %s=%d (%q), want pid=<container pid>", key, pid, msg)
+	}
+	c.CtrPID = pid
+	return c
+}
+
+// syncMsg reads one newline-terminated message from the stream socket.
+func (c *crio) syncMsg(timeout time.Duration) (string, int, string) {
+	c.t.Helper()
+	c.sync.SetReadDeadline(time.Now().Add(timeout))
+	line, err := c.syncR.ReadBytes('\n')
+	if err != nil {
+		c.t.Fatalf("reading the sync socket: %v (got %q)", err, line)
+	}
+	return decodeSync(c.t, line)
+}
+
+// decodeSync checks one sync message against the byte format of §5.1.
+func decodeSync(t *testing.T, line []byte) (key string, val int, msg string) {
+	t.Helper()
+	m := syncRe.FindSubmatch(line)
+	if m == nil {
+		t.Fatalf("sync message %q is not in the contract's format", line)
+	}
+	fmt.Sscan(string(m[2]), &val)
+	if len(m[3]) > 0 {
+		if err := json.Unmarshal([]byte(`"`+string(m[3])+`"`), &msg); err != nil {
+			t.Fatalf("sync message text %q: %v", m[3], err)
+		}
+	}
+	return string(m[1]), val, msg
+}
+
+func (c *crio) runc(args ...string) {
+	c.t.Helper()
+	out, errOut, code := runCmd(c.t, 30*time.Second, nil, runcBin, append([]string{"--root", c.RuncRoot}, args...)...)
+	if code != 0 {
+		c.t.Fatalf("runc %v: exit %d: %s%s", args, code, out, errOut)
+	}
+}
+
+// attachPath is where CRI-O connects: through the socket-dir symlink.
+func (c *crio) attachPath() string { return filepath.Join(c.SocketDir, c.ID, "attach") }
+
+// waitExit waits for the exit file, then for the daemon to be gone.
+func (c *crio) waitExit(want string) {
+	c.t.Helper()
+	path := filepath.Join(c.ExitDir, c.ID)
+	var b []byte
+	eventually(c.t, 30*time.Second, "exit file "+path, func() bool {
+		var err error
+		b, err = os.ReadFile(path)
+		return err == nil
+	})
+	if string(b) != want {
+		c.t.Fatalf("exit file %q, want %q", b, want)
+	}
+	if p := readExactInt(c.t, filepath.Join(c.Persist, "exit")); fmt.Sprint(p) != want {
+		c.t.Errorf("persist-dir exit file %d, want %s", p, want)
+	}
+	waitGone(c.t, c.Daemon, 10*time.Second, "monitor")
+}
+
+func (c *crio) cleanup() {
+	exec.Command(runcBin, "--root", c.RuncRoot, "delete", "-f", c.ID).Run()
+	if c.Daemon > 0 && alive(c.Daemon) && sameFile(exeOf(c.Daemon), shimBin) {
+		syscall.Kill(c.Daemon, syscall.SIGKILL)
+	}
+	c.sync.Close()
+	c.start.Close()
+	if c.t.Failed() {
+		c.t.Logf("monitor stderr: %s", c.stderr.String())
+		if b, err := os.ReadFile(c.LogPath); err == nil {
+			c.t.Logf("container log:\n%s", head(string(b), 4000))
+		}
+	}
+}
+
+// execSyncResult is what CRI-O gets back from one ExecSync.
+type execSyncResult struct {
+	Status  int    // the --sync monitor's exit status
+	Sync    string // everything written to the sync pipe
+	Elapsed time.Duration
+	LogPath string
+}
+
+// execSync runs `monitor -e --sync` on c's container with CRI-O's ExecSync
+// argv (§6.1): no -u, no -b, no --api-version; the sync channel is an
+// os.Pipe, stdout/stderr are pipes the caller waits on.
+func (c *crio) execSync(t *testing.T, args []string, extra ...string) execSyncResult {
+	t.Helper()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "process.json")
+	writeProcessSpec(t, spec, args, false)
+	res := execSyncResult{LogPath: filepath.Join(dir, "exec.log")}
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syncR.Close()
+	start, theirStart := streamPair(t)
+	defer start.Close()
+	argv := append([]string{"-c", c.ID, "-n", "k8s_" + c.ID[len(c.ID)-6:], "-r", runcBin,
+		"-p", filepath.Join(dir, "exec-pid"), "-e", "-l", res.LogPath,
+		"--socket-dir-path", c.SocketDir, "--log-level", "debug", "--sync"}, extra...)
+	argv = append(argv, "--exec-process-spec", spec, "--runtime-arg", "--root="+c.RuncRoot)
+	cmd := exec.Command(shimBin, argv...)
+	cmd.Env = append(os.Environ(), "_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4")
+	cmd.ExtraFiles = []*os.File{syncW, theirStart}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	syncW.Close()
+	theirStart.Close()
+	start.Write([]byte{0})
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("ExecSync monitor still running (or holding its stdout/stderr) after 60s")
+	}
+	res.Elapsed = time.Since(t0)
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	res.Status = cmd.ProcessState.ExitCode()
+	b := make([]byte, 65536)
+	n, _ := syncR.Read(b)
+	res.Sync = string(b[:n])
+	if t.Failed() || stdout.Len() > 0 {
+		t.Logf("ExecSync monitor stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	return res
+}
+
+// TestCrioCreateAttach: create with -u/--socket-dir-path and -i, attach at
+// <socket-dir>/<cuuid>/attach, frames [2|3][payload], stdin through the
+// socket, half-close closes it, the symlink is removed at exit.
+func TestCrioCreateAttach(t *testing.T) {
+	c := startCrio(t, crioOpts{Stdin: true,
+		Args: []string{"sh", "-c", `echo ready; while read l; do echo "got $l"; echo "err $l" >&2; done; echo eof`}})
+	c.created()
+	if fi, err := os.Lstat(filepath.Join(c.SocketDir, c.ID)); err != nil || fi.Mode().Type() != os.ModeSymlink {
+		t.Fatalf("<socket-dir>/<cuuid>: %v %v, want a symlink to the bundle", fi, err)
+	}
+	if fi, err := os.Stat(filepath.Join(c.Bundle, "attach")); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("attach socket in the bundle: %v %v", fi, err)
+	}
+	cl := dialAttach(t, c.attachPath())
+	c.runc("start", c.ID)
+	cl.waitFor(2, "ready\n")
+	cl.send("hello\n")
+	cl.waitFor(2, "got hello\n")
+	cl.waitFor(3, "err hello\n")
+	cl.send("world\n")
+	cl.waitFor(2, "got world\n")
+	cl.closeWrite() // CRI-O's half-close: the container sees EOF on stdin
+	cl.waitFor(2, "eof\n")
+	cl.waitEOF()
+	c.waitExit("0")
+	if got, want := cl.stream(2), "ready\ngot hello\ngot world\neof\n"; got != want {
+		t.Errorf("stdout frames carried %q, want %q", got, want)
+	}
+	if got, want := cl.stream(3), "err hello\nerr world\n"; got != want {
+		t.Errorf("stderr frames carried %q, want %q", got, want)
+	}
+	// The two pipes are read independently: compare each stream's entries.
+	out, errs := byStream(parseLog(t, c.LogPath))
+	if want := "F ready\nF got hello\nF got world\nF eof\n"; out != want {
+		t.Errorf("stdout log entries %q, want %q", out, want)
+	}
+	if want := "F err hello\nF err world\n"; errs != want {
+		t.Errorf("stderr log entries %q, want %q", errs, want)
+	}
+	if _, err := os.Stat(filepath.Join(c.Bundle, "attach")); !os.IsNotExist(err) {
+		t.Errorf("attach socket left behind: %v", err)
+	}
+	headOnly(t, "HEAD removes the socket-dir symlink at exit; 2.1.6 leaves it")
+	if _, err := os.Lstat(filepath.Join(c.SocketDir, c.ID)); !os.IsNotExist(err) {
+		t.Errorf("socket-dir symlink left behind: %v", err)
+	}
+}
+
+// TestCrioLeaveStdinOpen: with --leave-stdin-open a client's half-close
+// does not end the container's stdin; a later client still reaches it.
+func TestCrioLeaveStdinOpen(t *testing.T) {
+	c := startCrio(t, crioOpts{Stdin: true, LeaveStdinOpen: true,
+		Args: []string{"sh", "-c", `while read l; do echo "got $l"; done; echo eof`}})
+	c.created()
+	c.runc("start", c.ID)
+	first := dialAttach(t, c.attachPath())
+	first.send("one\n")
+	first.waitFor(2, "got one\n")
+	first.closeWrite()
+	second := dialAttach(t, c.attachPath())
+	second.send("two\n")
+	second.waitFor(2, "got two\n")
+	// The first client still receives output after its half-close (§8.2).
+	first.waitFor(2, "got two\n")
+	if s := second.stream(2); strings.Contains(s, "eof") {
+		t.Fatalf("container saw EOF on stdin: %q", s)
+	}
+	c.runc("kill", c.ID, "KILL")
+	c.waitExit("137")
+	first.waitEOF()
+	second.waitEOF()
+}
+
+// TestCrioExecSync: CRI-O's ExecSync (legacy exec, --sync).
+func TestCrioExecSync(t *testing.T) {
+	c := startCrio(t, crioOpts{Args: []string{"sleep", "1000"}}).created()
+	c.runc("start", c.ID)
+
+	t.Run("exit_code", func(t *testing.T) {
+		r := c.execSync(t, []string{"sh", "-c", "echo out; echo err >&2; printf partial; exit 3"})
+		if r.Sync != `{"exit_code": 3}`+"\n" || r.Status != 3 {
+			t.Fatalf("sync pipe %q, status %d; want {\"exit_code\": 3} and status 3", r.Sync, r.Status)
+		}
+		out, errs := byStream(parseLog(t, r.LogPath))
+		if out != "F out\nP partial\n" || errs != "F err\n" {
+			t.Fatalf("exec log (k8s-file): stdout entries %q, stderr entries %q", out, errs)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		r := c.execSync(t, []string{"sleep", "10"}, "-T", "1")
+		if r.Sync != `{"exit_code": -1, "message": "command timed out"}`+"\n" || r.Status != 255 {
+			t.Fatalf("sync pipe %q, status %d; want the timeout message and status 255", r.Sync, r.Status)
+		}
+		// The timer starts once the exec runs; the monitor does not wait for
+		// the killed process to go away (§11.5).
+		if r.Elapsed > 5*time.Second {
+			t.Fatalf("ExecSync with -T 1 took %v, want about a second", r.Elapsed)
+		}
+		t.Logf("ExecSync -T 1 of sleep 10 took %v", r.Elapsed)
+	})
+	t.Run("log_global_size_max", func(t *testing.T) {
+		// 20 lines of 7 bytes; each entry costs 45+7 = 52 bytes, so a
+		// global limit of 120 keeps three entries: the third crosses it.
+		r := c.execSync(t, []string{"sh", "-c", `for i in 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29; do echo "line$i"; done`},
+			"--log-global-size-max", "120")
+		if r.Status != 0 {
+			t.Fatalf("status %d, sync %q", r.Status, r.Sync)
+		}
+		var lines []string
+		for _, e := range parseLog(t, r.LogPath) {
+			lines = append(lines, strings.TrimSuffix(e.Content, "\n"))
+		}
+		if strings.Join(lines, ",") != "line10,line11,line12" {
+			t.Fatalf("log holds %q, want the first three lines (the one crossing 120 bytes is kept)", lines)
+		}
+	})
+}
+
+// byStream renders each stream's log entries as "TAG content" lines.
+func byStream(es []logEntry) (stdout, stderr string) {
+	var b [2]strings.Builder
+	for _, e := range es {
+		i := 0
+		if e.Stream == "stderr" {
+			i = 1
+		}
+		b[i].WriteString(e.Tag + " " + e.Content)
+		if e.Tag == "P" {
+			b[i].WriteByte('\n')
+		}
+	}
+	return b[0].String(), b[1].String()
+}
+
+// gatedRuntime writes a runtime wrapper that holds every runtime call until
+// the returned gate file exists, so a test can act before `runtime create`
+// (e.g. before the pty master exists).
+func gatedRuntime(t *testing.T) (runtime, gate string) {
+	t.Helper()
+	setup(t)
+	dir := t.TempDir()
+	runtime, gate = filepath.Join(dir, "runtime"), filepath.Join(dir, "go")
+	script := fmt.Sprintf("#!/bin/sh\nwhile [ ! -e %s ]; do sleep 0.02; done\nexec %s \"$@\"\n", gate, runcBin)
+	if err := os.WriteFile(runtime, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return runtime, gate
+}
+
+// writeFIFO writes msg to one of the monitor's FIFOs as engines do
+// (O_WRONLY|O_NONBLOCK) and waits until the monitor has read it.
+func writeFIFO(t *testing.T, path, msg string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(msg); err != nil {
+		t.Fatalf("write %q to %s: %v", msg, path, err)
+	}
+	eventually(t, 10*time.Second, "the monitor to read "+path, func() bool { return fifoPending(t, f) == 0 })
+}
+
+// ttySizer talks to a container running
+// `while read l; do echo "line=$l size=$(stty size)"; done` on a tty.
+type ttySizer struct {
+	cl *attachClient
+	n  int
+}
+
+// size asks for the terminal size once.
+func (s *ttySizer) size() string {
+	s.cl.t.Helper()
+	s.n++
+	tag := fmt.Sprintf("q%d", s.n)
+	s.cl.send(tag + "\n")
+	re := regexp.MustCompile(`line=` + tag + ` size=(\d+ \d+)\r\n`)
+	var m []string
+	eventually(s.cl.t, 20*time.Second, "the size answer to "+tag, func() bool {
+		m = re.FindStringSubmatch(s.cl.stream(2))
+		return m != nil
+	})
+	return m[1]
+}
+
+// waitSize asks until the answer is want: resizes are applied asynchronously.
+func (s *ttySizer) waitSize(want string) {
+	s.cl.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for got := s.size(); got != want; got = s.size() {
+		if time.Now().After(deadline) {
+			s.cl.t.Fatalf("terminal size %q, want %q", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCrioTerminal: -t the CRI-O way. A resize sent through ctl and input
+// sent through the attach socket before the runtime handed over the pty
+// master both reach it once it arrives; garbage on ctl and winsz is
+// rejected without harm; later resizes still apply.
+func TestCrioTerminal(t *testing.T) {
+	runtime, gate := gatedRuntime(t)
+	c := startCrio(t, crioOpts{Tty: true, Runtime: runtime,
+		Args: []string{"sh", "-c", `while read l; do echo "line=$l size=$(stty size)"; done; echo bye`}})
+	ctl, winsz := filepath.Join(c.Bundle, "ctl"), filepath.Join(c.Bundle, "winsz")
+	eventually(t, 10*time.Second, "ctl FIFO", func() bool { _, err := os.Stat(ctl); return err == nil })
+	writeFIFO(t, ctl, "1 30 100\n") // the runtime has not run: no pty master yet
+	cl := dialAttach(t, c.attachPath())
+	cl.send("early\n")
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.created()
+	c.runc("start", c.ID)
+	cl.waitFor(2, "line=early size=")
+	sz := &ttySizer{cl: cl}
+	sz.waitSize("30 100")
+
+	writeFIFO(t, ctl, "garbage\n")
+	writeFIFO(t, ctl, strings.Repeat("x", 300)+"\n") // longer than conmon's buffer
+	writeFIFO(t, ctl, "3 1 1\n")                     // no such type
+	writeFIFO(t, winsz, "foo\n")
+	writeFIFO(t, winsz, "7\n")
+	writeFIFO(t, ctl, "1 40 120\n")
+	sz.waitSize("40 120")
+	if !alive(c.Daemon) {
+		t.Fatal("monitor died")
+	}
+	if !isRef { // 2.1.6 has no range check (§9, §14)
+		writeFIFO(t, ctl, "1 1001 1000\n")
+		writeFIFO(t, ctl, "1 -1 -1\n")
+		writeFIFO(t, winsz, "2000 2000\n")
+		if got := sz.size(); got != "40 120" {
+			t.Fatalf("terminal size %q after out-of-range requests, want it unchanged (40 120)", got)
+		}
+		writeFIFO(t, ctl, "1 1000 1000\n") // the bounds are inclusive
+		sz.waitSize("1000 1000")
+	}
+	cl.send("\x04") // ^D on an empty line: EOF for read
+	cl.waitFor(2, "bye\r\n")
+	cl.waitEOF()
+	c.waitExit("0")
+	out, errs := byStream(parseLog(t, c.LogPath))
+	if !strings.Contains(out, "line=early size=") || errs != "" {
+		t.Errorf("log: stdout %q, stderr %q; want the tty output as stdout", out, errs)
+	}
+}

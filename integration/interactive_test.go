@@ -1,0 +1,327 @@
+package integration
+
+// Interactive podman through the monitor under test: terminals driven with
+// tmux (send-keys / capture-pane), podman attach and its detach keys, stdin
+// EOF, exec exit codes, exec -it, exec -d, and bulk data through exec -i.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tmuxPane is a terminal: one tmux server of the test's own (-L), one
+// session, one pane running a shell command.
+type tmuxPane struct {
+	t      *testing.T
+	server string
+}
+
+// newTmux starts cmd in a fresh tmux server, in a cols×rows window. When
+// cmd ends the pane shows "pane-exit=<status>" and stays.
+func newTmux(t *testing.T, cols, rows int, cmd string) *tmuxPane {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatalf("tmux not found (%v): run hack/install-deps.sh", err)
+	}
+	p := &tmuxPane{t: t, server: "shimtest-" + newID()[8:20]}
+	full := cmd + `; echo "pane-exit=$?"; sleep 100000`
+	p.tmux("new-session", "-d", "-s", "main", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), full)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("tmux pane at the end:\n%s", p.capture())
+		}
+		exec.Command("tmux", "-L", p.server, "kill-server").Run()
+	})
+	return p
+}
+
+func (p *tmuxPane) tmux(args ...string) string {
+	p.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", p.server}, args...)...).CombinedOutput()
+	if err != nil {
+		p.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// keys types literal text (no key-name lookup), then optionally Enter.
+func (p *tmuxPane) typeLine(s string) {
+	p.t.Helper()
+	p.tmux("send-keys", "-t", "main", "-l", s)
+	p.tmux("send-keys", "-t", "main", "Enter")
+}
+
+// capture returns the pane's visible text and its scroll-back.
+func (p *tmuxPane) capture() string {
+	out, _ := exec.Command("tmux", "-L", p.server, "capture-pane", "-p", "-J", "-t", "main", "-S", "-1000").CombinedOutput()
+	return string(out)
+}
+
+// waitMatch waits until the pane shows re and returns the submatches of
+// its last occurrence.
+func (p *tmuxPane) waitMatch(re string) []string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	var m []string
+	eventually(p.t, 60*time.Second, fmt.Sprintf("%q in the tmux pane", re), func() bool {
+		all := rx.FindAllStringSubmatch(p.capture(), -1)
+		if len(all) == 0 {
+			return false
+		}
+		m = all[len(all)-1]
+		return true
+	})
+	return m
+}
+
+// size is the pane's "rows cols", as stty size prints it.
+func (p *tmuxPane) size() string {
+	return strings.TrimSpace(p.tmux("display-message", "-p", "-t", "main", "#{pane_height} #{pane_width}"))
+}
+
+func (p *tmuxPane) resize(cols, rows int) {
+	p.tmux("resize-window", "-t", "main", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows))
+}
+
+// podmanLine is podman with the monitor under test as a shell command line.
+func podmanLine(args ...string) string {
+	var b strings.Builder
+	for _, e := range podmanEnv {
+		if strings.HasPrefix(e, "CONTAINERS_CONF=") {
+			b.WriteString("env " + shellQuote(e) + " ")
+		}
+	}
+	b.WriteString(shellQuote(podmanBin))
+	for _, a := range append(append([]string{"--conmon", shimBin}, podmanOpts...), args...) {
+		b.WriteString(" " + shellQuote(a))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// checkTerminal types a command and follows a resize in an interactive
+// busybox shell shown in p.
+func checkTerminal(t *testing.T, p *tmuxPane, tag string) {
+	t.Helper()
+	p.waitMatch(`(?m)^/ # $`) // the prompt
+	p.typeLine(fmt.Sprintf("echo %s-$((6*7))", tag))
+	p.waitMatch(`(?m)^` + tag + `-42\s*$`)
+	ask := func(n int) string {
+		p.typeLine(fmt.Sprintf(`echo "sz%d=$(stty size)"`, n))
+		return p.waitMatch(fmt.Sprintf(`(?m)^sz%d=(\d+ \d+)\s*$`, n))[1]
+	}
+	if got, want := ask(1), p.size(); got != want {
+		t.Fatalf("stty size %q in a %s pane", got, want)
+	}
+	p.resize(97, 23)
+	want := p.size()
+	n := 2
+	eventually(t, 30*time.Second, "stty size to follow the resize to "+want, func() bool {
+		n++
+		return ask(n) == want
+	})
+}
+
+func TestPodmanRunInteractive(t *testing.T) {
+	setupPodman(t)
+	name := ctrName(t)
+	p := newTmux(t, 120, 40, podmanLine("run", "-it", "--name", name, testImage, "sh"))
+	checkTerminal(t, p, "run")
+	p.typeLine("exit 5")
+	p.waitMatch(`pane-exit=5`)
+	if in := inspect(t, name); in.State.Running || in.State.ExitCode != 5 {
+		t.Fatalf("after exit 5: %+v", in.State)
+	}
+}
+
+func TestPodmanAttachTerminal(t *testing.T) {
+	setupPodman(t)
+	name := ctrName(t)
+	pmOK(t, "run", "-dit", "--name", name, testImage, "sh")
+	waitRunning(t, name, "")
+	p := newTmux(t, 100, 30, podmanLine("attach", name))
+	// Attaching shows no history; a new prompt comes with the first line.
+	p.typeLine("echo attached-$((40+2))")
+	p.waitMatch(`(?m)^attached-42\s*$`)
+	// The detach keys leave podman attach and the container running.
+	// podman recognises them only as single-byte reads, as typed by a
+	// person: both in one read go to the container.
+	p.tmux("send-keys", "-t", "main", "C-p")
+	time.Sleep(300 * time.Millisecond)
+	p.tmux("send-keys", "-t", "main", "C-q")
+	p.waitMatch(`pane-exit=0`)
+	if in := inspect(t, name); !in.State.Running {
+		t.Fatalf("container stopped after detaching: %+v", in.State)
+	}
+	// And one can attach again.
+	p2 := newTmux(t, 100, 30, podmanLine("attach", name))
+	p2.typeLine("echo again-$((1+1)); exit 4")
+	p2.waitMatch(`(?m)^again-2\s*$`)
+	p2.waitMatch(`pane-exit=\d+`) // podman 4.3 attach exits 0 here, not with the container's status
+	if code := waitExitCode(t, name); code != 4 {
+		t.Fatalf("exit code %d, want 4", code)
+	}
+}
+
+// TestPodmanAttachPipes: attach without a terminal sees output produced
+// after it attached, and its stdin reaches the container.
+func TestPodmanAttachPipes(t *testing.T) {
+	setupPodman(t)
+	name := ctrName(t)
+	pmOK(t, "run", "-d", "-i", "--name", name, testImage, "sh", "-c",
+		`echo started; while read l; do echo "got $l"; echo "err $l" >&2; done; echo stdin-closed`)
+	waitRunning(t, name, "started")
+	cmd := podmanCmd("attach", name)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for i := 1; ; i++ {
+		// podman attach connects in the background: repeat until a line makes it.
+		fmt.Fprintf(stdin, "ping%d\n", i)
+		if waitFor(func() bool { return strings.Contains(stdout.String(), fmt.Sprintf("got ping%d\n", i)) }, time.Second) {
+			break
+		}
+		if i == 30 {
+			t.Fatalf("no answer through podman attach; stdout %q stderr %q", stdout.String(), stderr.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "started") {
+		t.Errorf("attach replayed output from before it attached: %q", stdout.String())
+	}
+	if !waitFor(func() bool { return strings.Contains(stderr.String(), "err ping") }, 10*time.Second) {
+		t.Errorf("container stderr not relayed: %q", stderr.String())
+	}
+	stdin.Close() // podman half-closes: the container sees EOF
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("podman attach: %v; stderr %q", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("podman attach still running after stdin EOF; stdout %q", stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "\nstdin-closed\n") { // podman adds a newline of its own
+		t.Errorf("stdout %q, want stdin-closed after EOF", stdout.String())
+	}
+	if code := waitExitCode(t, name); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestPodmanRunStdinEOF(t *testing.T) {
+	setupPodman(t)
+	cmd := podmanCmd("run", "--rm", "-i", testImage, "cat")
+	cmd.Stdin = strings.NewReader("hi\n")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "hi\n" {
+		t.Fatalf("echo hi | podman run -i cat: %v, stdout %q", err, out)
+	}
+}
+
+func TestPodmanExecInteractive(t *testing.T) {
+	setupPodman(t)
+	name := runD(t, nil, "sh", "-c", "echo ready; sleep 100000")
+	waitRunning(t, name, "ready")
+
+	t.Run("exit_codes", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want int
+		}{
+			{[]string{"true"}, 0},
+			{[]string{"sh", "-c", "exit 3"}, 3},
+			{[]string{"/etc/passwd"}, 126}, // exists, not executable
+			{[]string{"/no/such/command"}, 127},
+			{[]string{"no-such-command"}, 127}, // not in $PATH
+		} {
+			if r := pm(t, append([]string{"exec", name}, tc.args...)...); r.Code != tc.want {
+				t.Errorf("podman exec %v: exit %d, want %d\nstderr: %s", tc.args, r.Code, tc.want, r.Stderr)
+			}
+		}
+	})
+	t.Run("it", func(t *testing.T) {
+		p := newTmux(t, 110, 35, podmanLine("exec", "-it", name, "sh"))
+		checkTerminal(t, p, "exec")
+		p.typeLine("exit 6")
+		p.waitMatch(`pane-exit=6`)
+	})
+	t.Run("detached", func(t *testing.T) {
+		pmOK(t, "exec", "-d", name, "sh", "-c", "sleep 0.2; echo detached-ran > /tmp/exec-d")
+		eventually(t, 30*time.Second, "the exec -d process to run", func() bool {
+			r := pm(t, "exec", name, "cat", "/tmp/exec-d")
+			return r.Code == 0 && r.Stdout == "detached-ran\n"
+		})
+	})
+	t.Run("stdin_1MiB", func(t *testing.T) {
+		data := make([]byte, 1<<20)
+		if _, err := rand.Read(data); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		want := hex.EncodeToString(sum[:])
+		// Through the container and back.
+		cmd := podmanCmd("exec", "-i", name, "cat")
+		cmd.Stdin = bytes.NewReader(data)
+		out, err := cmd.Output()
+		got := sha256.Sum256(out)
+		if err != nil || !bytes.Equal(out, data) {
+			t.Fatalf("podman exec -i cat: %v; got %d bytes (sha256 %x), sent %d (sha256 %s)", err, len(out), got, len(data), want)
+		}
+		// And as the container sees it.
+		cmd = podmanCmd("exec", "-i", name, "sha256sum")
+		cmd.Stdin = bytes.NewReader(data)
+		out, err = cmd.Output()
+		if err != nil || !strings.HasPrefix(string(out), want+" ") {
+			t.Fatalf("sha256sum in the container: %v, %q; want %s", err, out, want)
+		}
+	})
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a command writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls cond every 10 ms for up to d.
+func waitFor(cond func() bool, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
