@@ -159,6 +159,9 @@ func (m *mon) awaitRuntime(pid int) (ctr int, res result, ok bool) {
 	}
 	if !m.cfg.Exec && !(ws.Exited() && ws.ExitStatus() == 0) {
 		msg := m.io.runtimeStderr()
+		if msg != "" {
+			m.lg.Warnf("runtime stderr: %s", msg) // §12.3: only syslog shows it
+		}
 		m.lg.Errorf("Failed to create container: %s", describeWait(ws))
 		return fail(msg)
 	}

@@ -48,12 +48,13 @@ func run(args []string) int {
 		return 1
 	}
 	daemonVal, isDaemon := os.LookupEnv(daemonEnv)
+	lg := newDiag(cfg)
 	if !isDaemon {
+		// Through lg, so that --syslog sees it too (row t of §1.3).
 		if w := partialWarning(cfg, setup); w != "" {
-			fmt.Fprintln(os.Stderr, w)
+			lg.Warnf("%s", strings.TrimPrefix(w, warnPrefix))
 		}
 	}
-	lg := newDiag(cfg)
 	if isDaemon {
 		os.Unsetenv(daemonEnv)
 		oldAdj, addedProcs, _ := strings.Cut(daemonVal, "|")
