@@ -26,7 +26,11 @@ func (m *mon) watch(ctr int) result {
 	m.ctrPid = ctr
 	m.phase = phaseRunning
 	m.mu.Unlock()
-	m.oom = oom.Start(ctr, m.lg, m.cfg.PersistDir, m.cfg.Bundle)
+	if m.cfg.PersistDir != "" || m.cfg.Bundle != "" {
+		// Nowhere to record an OOM (legacy exec, CRI-O ExecSync): no watch.
+		m.oom = oom.Start(ctr, m.lg, m.cfg.PersistDir, m.cfg.Bundle)
+	}
+	m.stats.Started(ctr)
 
 	exited := m.reaper.Wait(ctr)
 	track := trackExit(ctr)
@@ -76,6 +80,7 @@ func (m *mon) finish(res result) int {
 	}
 	status := res.daemon
 	if res.ran {
+		m.stats.Exited(res.status)
 		files := exitcode.Files{PersistDir: m.cfg.PersistDir, ExitDir: m.cfg.ExitDir, Cid: m.cfg.Cid}
 		if err := files.Write(res.status); err != nil {
 			m.lg.Errorf("%v", err)
@@ -104,6 +109,7 @@ func (m *mon) finish(res result) int {
 	if m.srv != nil {
 		m.srv.RemoveSymlink()
 	}
+	m.stats.Close()
 	m.reaper.Stop()
 	return status
 }
