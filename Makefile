@@ -31,6 +31,7 @@ all: build
 
 build:
 	CGO_ENABLED=$(CGO_ENABLED) $(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/shim
+	CGO_ENABLED=$(CGO_ENABLED) $(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o bin/shim-exporter ./cmd/shim-exporter
 
 deps:
 	hack/install-deps.sh

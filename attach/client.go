@@ -81,6 +81,7 @@ func (c *client) shutdown() {
 
 func (c *client) writeLoop() {
 	defer c.srv.writers.Done()
+	defer c.srv.stats.settle(&c.q)
 	for {
 		select {
 		case <-c.wake:
@@ -113,6 +114,7 @@ func (c *client) flush() error {
 		if _, err := c.f.Write((*bp)[:n]); err != nil {
 			return err
 		}
+		c.q.data.add(1 - n)
 	}
 }
 

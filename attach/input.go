@@ -36,7 +36,9 @@ func (s *Server) forward(c *client, p []byte) {
 	if s.stdinClosed {
 		return
 	}
-	if _, err := s.input.Write(p); err != nil && !s.inputErrLog {
+	n, err := s.input.Write(p)
+	s.stats.input.Add(uint64(max(n, 0)))
+	if err != nil && !s.inputErrLog {
 		s.inputErrLog = true
 		s.log.Warnf("write attach input to container stdin: %v", err)
 	}

@@ -41,8 +41,9 @@ const (
 type frameQueue struct {
 	mu    sync.Mutex
 	ring  []byte
-	head  int // offset of the oldest record
-	used  int // bytes held
+	head  int          // offset of the oldest record
+	used  int          // bytes held
+	data  payloadCount // payload queued or being written (Stats)
 	limit int
 	dead  bool
 }
@@ -67,6 +68,7 @@ func (q *frameQueue) push(stream byte, p []byte) pushResult {
 	if q.used+need > len(q.ring) {
 		q.grow(q.used + need)
 	}
+	q.data.add(len(p))
 	for len(p) > 0 {
 		n := min(len(p), MaxPayload)
 		hdr := [recHeader + 1]byte{byte((n + 1) >> 8), byte(n + 1), stream}

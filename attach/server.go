@@ -75,6 +75,7 @@ type Server struct {
 	done     chan struct{} // closed by Close
 	writers  sync.WaitGroup
 	nextID   atomic.Uint64
+	stats    counters // totals for Stats
 
 	inMu        sync.Mutex // serialises Input writes and CloseStdin
 	input       io.Writer
@@ -162,6 +163,7 @@ func (s *Server) Broadcast(stream byte, p []byte) {
 		case pushFull:
 			s.log.Warnf("attach client %d is more than %d bytes behind; disconnecting it",
 				c.id, s.opts.QueueLimit)
+			s.stats.slowDrop(&c.q, len(p))
 			c.shutdown()
 		}
 	}

@@ -54,6 +54,7 @@ type Journal struct {
 	buf     []byte    // the datagram being built
 
 	memfdSends int // datagrams that went through a memfd (tests look)
+	counts     Counts
 }
 
 // NewJournal creates the socket and precomputes the fixed fields. It does
@@ -215,6 +216,7 @@ func (j *Journal) send(stream int, a, c []byte, partial bool) error {
 	if cap(j.buf) > keepBuf {
 		j.buf = nil
 	}
+	j.countSend(stream, len(a)+len(c), partial, err)
 	if err != nil {
 		return &textError{msg: "sd_journal_sendv: " + strerror.Text(err), err: err}
 	}

@@ -57,6 +57,7 @@ type K8sLog struct {
 	iov   [3]unix.Iovec
 
 	writes int // write syscalls issued; tests check the batching
+	counts Counts
 }
 
 // OpenK8sLog opens (creating, never truncating) the log file at path. The
@@ -123,16 +124,19 @@ func (f *K8sLog) WriteAt(s Stream, p []byte, ts time.Time) error {
 		return err
 	}
 	var first error
+	var t tally
 	for len(p) > 0 && !f.globalFull() {
 		line, full := p, false
 		if i := bytes.IndexByte(p, '\n'); i >= 0 {
 			line, full = p[:i+1], true
 		}
 		p = p[len(line):]
+		t.entry(len(line), full)
 		if err := f.entry(line, full); err != nil && first == nil {
 			first = err
 		}
 	}
+	f.countChunk(s, t, len(p))
 	if err := f.flush(); err != nil && first == nil {
 		first = err
 	}
@@ -177,6 +181,8 @@ func (f *K8sLog) entry(line []byte, full bool) error {
 		err = f.flush()
 		if rerr := f.Reopen(); rerr != nil && err == nil {
 			err = rerr
+		} else if rerr == nil {
+			f.counts.Rotations.Add(1)
 		}
 	}
 	f.size += cost
@@ -235,10 +241,12 @@ func (f *K8sLog) flushWith(b, c []byte) error {
 	n, err := f.writev(f.buf, b, c)
 	f.buf = f.buf[:0]
 	if lost := int64(want - n); lost > 0 {
+		f.counts.lost(lost, err)
 		f.size -= lost
 		f.total -= lost
 	}
 	if err != nil {
+		f.counts.Errors.Add(1)
 		return fmt.Errorf("write log %s: %w", f.path, err)
 	}
 	return nil

@@ -137,7 +137,11 @@ func (w *Writer) Reopen() error {
 	if w.file == nil {
 		return nil
 	}
-	return w.file.Reopen()
+	err := w.file.Reopen()
+	if err == nil {
+		w.file.counts.Reopens.Add(1)
+	}
+	return err
 }
 
 // Flush sends journald's held partial lines (k8s-file holds nothing).

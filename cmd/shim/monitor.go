@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/metrics"
 	"github.com/shim-project/shim/notify"
 	"github.com/shim-project/shim/oci"
 	"github.com/shim-project/shim/oom"
@@ -42,6 +43,8 @@ type mon struct {
 	fifos  *attach.FIFOs
 	oom    *oom.Watcher  // nil until the container pid is known, or if unwatchable
 	notify *notify.Relay // --sdnotify-socket
+
+	stats *metrics.Container // SHIM_METRICS (metrics.go); nil, and every hook a no-op, when off
 
 	outMu  sync.Mutex // one writer at a time into logs and attach clients
 	logErr error      // last log write error, warned about once
@@ -100,6 +103,7 @@ func (m *mon) run() result {
 			return result{daemon: 1}
 		}
 	}
+	m.startMetrics()
 	if m.attachPipe != nil {
 		if err := m.attachPipe.Send(0, ""); err != nil {
 			m.lg.Errorf("%v", err)

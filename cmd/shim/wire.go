@@ -42,7 +42,7 @@ func (m *mon) startPumps() {
 			m.srv.SetInput(t.File())
 		}
 		if m.fifos != nil {
-			m.fifos.ServeWinsz(t.Resize)
+			m.fifos.ServeWinsz(m.stats.CountResizes(t.Resize))
 		}
 	}
 	if m.io.out != nil {

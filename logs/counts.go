@@ -1,0 +1,107 @@
+package logs
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Counts are one driver's running totals, for observers such as the
+// monitor's metrics endpoint, which reads them while the output loop writes:
+// hence atomics. A driver adds a whole chunk's totals at once, so the
+// per-line loop stays plain arithmetic and an idle container costs nothing.
+type Counts struct {
+	// Per stream, indexed 0 = Stdout, 1 = Stderr (see CountIndex).
+	Bytes   [2]atomic.Uint64 // container output bytes logged, '\n' included
+	Lines   [2]atomic.Uint64 // complete ('\n'-terminated) lines logged
+	Partial [2]atomic.Uint64 // partial entries: k8s-file "P", journald CONTAINER_PARTIAL_MESSAGE
+
+	DroppedLimit   atomic.Uint64 // output bytes not logged because --log-global-size-max was reached
+	DroppedNoSpace atomic.Uint64 // log bytes lost to ENOSPC or EDQUOT
+	DroppedError   atomic.Uint64 // log bytes lost to any other write or send error
+	Errors         atomic.Uint64 // failed write(2) calls, or datagrams journald did not take
+	Rotations      atomic.Uint64 // new files started because --log-size-max was reached
+	Reopens        atomic.Uint64 // new files started on request (ctl type 2, Writer.Reopen)
+}
+
+// CountIndex maps a stream to its index in Counts' per-stream arrays.
+func CountIndex(s Stream) (int, bool) { return s.index() }
+
+// tally is what one call logged for one stream, added to Counts once.
+type tally struct{ bytes, lines, partial uint64 }
+
+func (t *tally) entry(n int, full bool) {
+	t.bytes += uint64(n)
+	if full {
+		t.lines++
+	} else {
+		t.partial++
+	}
+}
+
+func (c *Counts) add(i int, t tally) {
+	if t.bytes != 0 {
+		c.Bytes[i].Add(t.bytes)
+	}
+	if t.lines != 0 {
+		c.Lines[i].Add(t.lines)
+	}
+	if t.partial != 0 {
+		c.Partial[i].Add(t.partial)
+	}
+}
+
+// countChunk adds one K8sLog.WriteAt's totals; dropped is what
+// --log-global-size-max cut off.
+func (f *K8sLog) countChunk(s Stream, t tally, dropped int) {
+	if i, ok := s.index(); ok {
+		f.counts.add(i, t)
+	}
+	if dropped > 0 {
+		f.counts.DroppedLimit.Add(uint64(dropped))
+	}
+}
+
+// lost records n log bytes that a failed write or send did not deliver.
+func (c *Counts) lost(n int64, err error) {
+	if n <= 0 {
+		return
+	}
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		c.DroppedNoSpace.Add(uint64(n))
+		return
+	}
+	c.DroppedError.Add(uint64(n))
+}
+
+// Counts returns the k8s-file's totals.
+func (f *K8sLog) Counts() *Counts { return &f.counts }
+
+// Counts returns the journald driver's totals.
+func (j *Journal) Counts() *Counts { return &j.counts }
+
+// Counts returns the totals of the k8s-file and journald drivers; nil for a
+// driver that is not configured.
+func (w *Writer) Counts() (file, journal *Counts) {
+	if w.file != nil {
+		file = &w.file.counts
+	}
+	if w.journal != nil {
+		journal = &w.journal.counts
+	}
+	return file, journal
+}
+
+// countSend records one journald entry of n content bytes: logged, or lost
+// with err.
+func (j *Journal) countSend(stream, n int, partial bool, err error) {
+	if err != nil {
+		j.counts.Errors.Add(1)
+		j.counts.lost(int64(n), err)
+		return
+	}
+	var t tally
+	t.entry(n, !partial)
+	j.counts.add(stream, t)
+}
