@@ -154,8 +154,10 @@ func (j *Journal) Write(s Stream, p []byte) error {
 	}
 	var first error
 	for len(p) > 0 {
-		line, full := p, false
-		if k := bytes.IndexByte(p, '\n'); k >= 0 {
+		// Pieces of at most maxContent bytes, as conmon's 8 KiB reads
+		// make them: a longer line goes out as several partial entries.
+		line, full := p[:min(len(p), maxContent)], false
+		if k := bytes.IndexByte(line, '\n'); k >= 0 {
 			line, full = p[:k+1], true
 		}
 		p = p[len(line):]

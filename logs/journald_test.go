@@ -308,10 +308,12 @@ func TestJournalNoPartialMessage(t *testing.T) {
 func TestJournalMemfd(t *testing.T) {
 	s := newFakeJournal(t)
 	j := newTestJournal(t, s, JournalOptions{})
-	if err := unix.SetsockoptInt(j.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 16<<10); err != nil {
+	// The smallest send buffer the kernel grants (about 4.5 KiB) is below
+	// one 8 KiB piece, the largest MESSAGE the driver sends.
+	if err := unix.SetsockoptInt(j.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1024); err != nil {
 		t.Fatal(err)
 	}
-	big := strings.Repeat("m", 200<<10) + "\n"
+	big := strings.Repeat("m", maxContent-1) + "\n"
 	if err := j.Write(Stdout, []byte(big)); err != nil {
 		t.Fatal(err)
 	}
@@ -384,4 +386,36 @@ func TestJournalZeroAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("%v allocations per Write, want 0", allocs)
 	}
+}
+
+// TestJournalLongLinePieces: a read of more than maxContent bytes, as the
+// monitor's 64 KiB reads give, is sent in pieces of at most maxContent
+// bytes, the way conmon's 8 KiB reads cut it: partial entries, then the
+// rest of the line as a full one.
+func TestJournalLongLinePieces(t *testing.T) {
+	s := newFakeJournal(t)
+	j := newTestJournal(t, s, JournalOptions{})
+	line := strings.Repeat("l", 3*maxContent+10) + "\n"
+	if err := j.Write(Stdout, []byte(line+"next\n")); err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for i := 0; i < 4; i++ {
+		fs := s.entry(t)
+		partial := false
+		for _, f := range fs {
+			partial = partial || f.name == "CONTAINER_PARTIAL_MESSAGE"
+		}
+		if m := fs[0].value; len(m) > maxContent || partial != (i < 3) {
+			t.Fatalf("entry %d: %d bytes, partial=%v", i, len(m), partial)
+		}
+		got.WriteString(fs[0].value)
+	}
+	if got.String() != line {
+		t.Fatalf("pieces join to %d bytes, want %d", got.Len(), len(line))
+	}
+	if fs := s.entry(t); fs[0].value != "next\n" {
+		t.Fatalf("then %q", fs[0].value)
+	}
+	s.expectNothing(t)
 }

@@ -5,10 +5,8 @@ import (
 
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,13 +17,11 @@ const (
 	hdrLen = tsLen + 1 + 6 + 1 + 1 + 1
 	tagAt  = hdrLen - 2
 
-	// bufSize is the batch buffer, allocated on the first write. 32 KiB
-	// holds a whole 8 KiB read of lines of 20 bytes or more, so a normal
-	// chunk costs one write(2); more entries are flushed as it fills.
-	bufSize = 32 << 10
-	// bigEntry is the content size above which the content is not copied
-	// into the batch buffer but handed to writev straight from the caller.
-	bigEntry = bufSize / 4
+	// maxContent is the most content one entry holds. conmon reads 8192
+	// bytes at a time, so none of its entries is longer, and readers rely
+	// on it; the monitor reads more at once and cuts longer lines into P
+	// entries of this size itself.
+	maxContent = 8192
 
 	logFileMode = 0o640
 )
@@ -52,9 +48,7 @@ type K8sLog struct {
 
 	stamp stampCache
 	hdr   [hdrLen]byte
-	nl    [1]byte
-	buf   []byte
-	iov   [3]unix.Iovec
+	batch
 
 	writes int // write syscalls issued; tests check the batching
 	counts Counts
@@ -87,9 +81,7 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 			err: fmt.Errorf("stat log %s: %w", path, err),
 		}
 	}
-	f := &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size}
-	f.nl[0] = '\n'
-	return f, nil
+	return &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size}, nil
 }
 
 // openLog opens a log file for appending with mode 0640 (the main process
@@ -110,8 +102,9 @@ func (f *K8sLog) Path() string { return f.path }
 func (f *K8sLog) Write(s Stream, p []byte) error { return f.WriteAt(s, p, time.Now()) }
 
 // WriteAt logs one read chunk: every '\n'-terminated piece becomes an F
-// entry, a trailing piece without '\n' a P entry, all stamped with ts. The
-// entries are batched into as few write(2) calls as the limits allow. The
+// entry, a trailing piece without '\n' a P entry, all stamped with ts;
+// pieces longer than maxContent are cut into P entries of that size. The
+// entries are batched into as few writev(2) calls as the limits allow. The
 // first error is returned; the writer stays usable for the next chunk.
 func (f *K8sLog) WriteAt(s Stream, p []byte, ts time.Time) error {
 	if len(p) == 0 {
@@ -126,8 +119,11 @@ func (f *K8sLog) WriteAt(s Stream, p []byte, ts time.Time) error {
 	var first error
 	var t tally
 	for len(p) > 0 && !f.globalFull() {
-		line, full := p, false
-		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		// Look for the '\n' in the next maxContent bytes only: a longer
+		// line is cut there anyway, and scanning it whole for every piece
+		// would make long lines quadratic.
+		line, full := p[:min(len(p), maxContent)], false
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			line, full = p[:i+1], true
 		}
 		p = p[len(line):]
@@ -191,104 +187,6 @@ func (f *K8sLog) entry(line []byte, full bool) error {
 		err = qerr
 	}
 	return err
-}
-
-// queue appends the entry to the batch buffer, flushing first when it does
-// not fit. Large contents go to writev directly to avoid the copy and to keep
-// the buffer small.
-func (f *K8sLog) queue(line []byte, full bool) error {
-	if f.buf == nil {
-		f.buf = make([]byte, 0, bufSize)
-	}
-	f.hdr[tagAt] = 'F'
-	var nl []byte
-	if !full {
-		f.hdr[tagAt] = 'P'
-		nl = f.nl[:]
-	}
-	var err error
-	if len(line) > bigEntry {
-		if len(f.buf)+hdrLen > cap(f.buf) {
-			err = f.flush()
-		}
-		f.buf = append(f.buf, f.hdr[:]...)
-		if werr := f.flushWith(line, nl); werr != nil && err == nil {
-			err = werr
-		}
-		return err
-	}
-	if len(f.buf)+hdrLen+len(line)+len(nl) > cap(f.buf) {
-		err = f.flush()
-	}
-	f.buf = append(f.buf, f.hdr[:]...)
-	f.buf = append(f.buf, line...)
-	f.buf = append(f.buf, nl...)
-	return err
-}
-
-// flush writes the queued entries.
-func (f *K8sLog) flush() error { return f.flushWith(nil, nil) }
-
-// flushWith writes the queued entries followed by b and c in one writev.
-// Bytes that could not be written are taken off both counters so that they
-// keep matching what is on disk; the batch is dropped either way, since a
-// full disk must not make the buffer grow without bound.
-func (f *K8sLog) flushWith(b, c []byte) error {
-	want := len(f.buf) + len(b) + len(c)
-	if want == 0 {
-		return nil
-	}
-	n, err := f.writev(f.buf, b, c)
-	f.buf = f.buf[:0]
-	if lost := int64(want - n); lost > 0 {
-		f.counts.lost(lost, err)
-		f.size -= lost
-		f.total -= lost
-	}
-	if err != nil {
-		f.counts.Errors.Add(1)
-		return fmt.Errorf("write log %s: %w", f.path, err)
-	}
-	return nil
-}
-
-// writev writes all of a, b and c, continuing after short writes. It uses
-// the raw syscall with an iovec array kept in f, because unix.Writev
-// allocates its iovecs on every call.
-func (f *K8sLog) writev(a, b, c []byte) (int, error) {
-	parts := [3][]byte{a, b, c}
-	done := 0
-	for {
-		n := 0
-		for _, p := range parts {
-			if len(p) > 0 {
-				f.iov[n].Base = &p[0]
-				f.iov[n].SetLen(len(p))
-				n++
-			}
-		}
-		if n == 0 {
-			return done, nil
-		}
-		r, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(f.fd), uintptr(unsafe.Pointer(&f.iov[0])), uintptr(n))
-		f.writes++
-		f.iov = [3]unix.Iovec{} // do not keep the caller's buffer reachable
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return done, e
-		}
-		if r == 0 {
-			return done, io.ErrShortWrite
-		}
-		done += int(r)
-		for i := range parts {
-			k := min(len(parts[i]), int(r))
-			parts[i] = parts[i][k:]
-			r -= uintptr(k)
-		}
-	}
 }
 
 // Sync flushes the file to disk (done at exit unless --no-sync-log).

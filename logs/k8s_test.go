@@ -136,8 +136,9 @@ func TestK8sLongLineChunked(t *testing.T) {
 	}
 }
 
-// TestK8sHugeChunk: 1 MiB without newline in one call is one P entry, taken
-// through writev without growing the batch buffer.
+// TestK8sHugeChunk: 1 MiB without newline in one call becomes P entries of
+// maxContent bytes each, as conmon's 8 KiB reads make them, written through
+// writev without growing the batch buffer.
 func TestK8sHugeChunk(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
 	mustWrite(t, f, Stdout, "before\n", ts1) // leaves nothing queued
@@ -145,7 +146,8 @@ func TestK8sHugeChunk(t *testing.T) {
 	if err := f.WriteAt(Stdout, append([]byte("x\n"), big...), ts1); err != nil {
 		t.Fatal(err)
 	}
-	want := ts1s + " stdout F before\n" + ts1s + " stdout F x\n" + ts1s + " stdout P " + string(big) + "\n"
+	want := ts1s + " stdout F before\n" + ts1s + " stdout F x\n" +
+		strings.Repeat(ts1s+" stdout P "+string(big[:maxContent])+"\n", len(big)/maxContent)
 	if got := readFile(t, p); got != want {
 		t.Fatalf("huge chunk: got %d bytes, want %d", len(got), len(want))
 	}
@@ -154,6 +156,30 @@ func TestK8sHugeChunk(t *testing.T) {
 	}
 	if f.size != int64(len(want)) || f.total != int64(len(want)) {
 		t.Fatalf("counters %d/%d, file %d", f.size, f.total, len(want))
+	}
+}
+
+// TestK8sLongLinePieces: lines longer than maxContent are cut into P pieces
+// of exactly maxContent bytes, the rest ending the line as F; a line of
+// exactly maxContent bytes (its '\n' included) stays whole.
+func TestK8sLongLinePieces(t *testing.T) {
+	for _, n := range []int{maxContent - 1, maxContent, maxContent + 1, 3*maxContent + 5} {
+		f, p := openTestLog(t, FileOptions{})
+		line := append(bytes.Repeat([]byte{'a'}, n-1), '\n')
+		chunk := append(append([]byte("pre\n"), line...), "post"...)
+		mustWrite(t, f, Stdout, string(chunk), ts1)
+		var want strings.Builder
+		want.WriteString(ts1s + " stdout F pre\n")
+		rest := line
+		for len(rest) > maxContent {
+			want.WriteString(ts1s + " stdout P " + string(rest[:maxContent]) + "\n")
+			rest = rest[maxContent:]
+		}
+		want.WriteString(ts1s + " stdout F " + string(rest))
+		want.WriteString(ts1s + " stdout P post\n")
+		if got := readFile(t, p); got != want.String() {
+			t.Errorf("line of %d bytes: got %d bytes, want %d", n, len(got), want.Len())
+		}
 	}
 }
 

@@ -64,6 +64,7 @@ type Writer struct {
 	drivers Drivers
 	file    *K8sLog
 	journal *Journal
+	failing [2]bool // k8s-file, journald: the last write failed
 }
 
 // New opens the k8s-file (when configured; its error text is conmon's
@@ -109,10 +110,12 @@ func (w *Writer) Drivers() Drivers { return w.drivers }
 // File returns the k8s-file writer, or nil.
 func (w *Writer) File() *K8sLog { return w.file }
 
-// Write logs one read chunk (at most one read's worth) to every driver,
-// with a single timestamp for the whole chunk. Errors (a full disk, a
-// missing journal) are returned for the caller to warn about; every driver
-// keeps accepting later chunks.
+// Write logs one read chunk to every driver, with a single timestamp for
+// the whole chunk. A driver's error (a full disk, a missing journal) is
+// returned when the driver starts failing, for the caller to warn about
+// once: while it keeps failing its errors are only counted (Counts), and
+// after a write that works again the next failure is returned anew. Every
+// driver keeps accepting later chunks.
 func (w *Writer) Write(s Stream, p []byte) error {
 	if len(p) == 0 {
 		return nil
@@ -128,7 +131,17 @@ func (w *Writer) writeAt(s Stream, p []byte, ts time.Time) error {
 	if w.journal != nil {
 		jerr = w.journal.Write(s, p)
 	}
-	return errors.Join(ferr, jerr)
+	return errors.Join(w.onset(0, ferr), w.onset(1, jerr))
+}
+
+// onset passes on err only when driver i was working until now.
+func (w *Writer) onset(i int, err error) error {
+	was := w.failing[i]
+	w.failing[i] = err != nil
+	if was {
+		return nil
+	}
+	return err
 }
 
 // Reopen handles ctl message type 2: truncate or rotate the k8s-file

@@ -75,7 +75,9 @@ func TestWriterOpenError(t *testing.T) {
 
 // TestWriterJournalDownFileKeepsGoing: a missing journal is reported but
 // the k8s-file still gets everything.
-func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
+// journalDownWriter returns a Writer for a k8s-file and a journald whose
+// socket does not exist, and the file's path.
+func journalDownWriter(t *testing.T) (*Writer, string) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "ctr.log")
 	w, err := New(Options{
@@ -85,15 +87,61 @@ func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close(false)
-	for i := 0; i < 3; i++ {
-		err := w.Write(Stderr, []byte("x\n"))
-		if !errors.Is(err, unix.ENOENT) || !strings.Contains(err.Error(), "sd_journal_sendv: ") {
-			t.Fatalf("error = %v", err)
+	t.Cleanup(func() { w.Close(false) })
+	return w, p
+}
+
+func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
+	w, p := journalDownWriter(t)
+	// The failure is reported when it starts, not again for every chunk.
+	err := w.Write(Stderr, []byte("x\n"))
+	if !errors.Is(err, unix.ENOENT) || !strings.Contains(err.Error(), "sd_journal_sendv: ") {
+		t.Fatalf("error = %v", err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := w.Write(Stderr, []byte("x\n")); err != nil {
+			t.Fatalf("repeated failure reported again: %v", err)
 		}
 	}
 	if got := contents(t, p); len(got) != 3 {
 		t.Fatalf("file has %d entries", len(got))
+	}
+	if _, j := w.Counts(); j.Errors.Load() != 3 {
+		t.Fatalf("journald errors counted %d, want 3", j.Errors.Load())
+	}
+}
+
+// TestWriterReportsEachFailureOnset: a driver that recovers and fails again
+// is reported again; one driver failing does not hide the other's failure.
+func TestWriterReportsEachFailureOnset(t *testing.T) {
+	w, p := journalDownWriter(t)
+	if err := w.Write(Stdout, []byte("a\n")); !errors.Is(err, unix.ENOENT) {
+		t.Fatalf("journald down: %v", err)
+	}
+	good := w.file.fd
+	full, err := unix.Open("/dev/full", unix.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.file.fd = full // the disk fills up
+	if err := w.Write(Stdout, []byte("b\n")); !errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.ENOENT) {
+		t.Fatalf("disk full while journald is down: %v, want ENOSPC alone", err)
+	}
+	if err := w.Write(Stdout, []byte("c\n")); err != nil {
+		t.Fatalf("still full: %v, want nothing new", err)
+	}
+	w.file.fd = good // space again
+	if err := w.Write(Stdout, []byte("d\n")); err != nil {
+		t.Fatalf("recovered: %v", err)
+	}
+	w.file.fd = full
+	if err := w.Write(Stdout, []byte("e\n")); !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("full again: %v, want it reported again", err)
+	}
+	w.file.fd = good
+	unix.Close(full)
+	if got := contents(t, p); len(got) != 2 {
+		t.Fatalf("file has %d entries, want a and d", len(got))
 	}
 }
 

@@ -46,8 +46,8 @@ type mon struct {
 
 	stats *metrics.Container // SHIM_METRICS (metrics.go); nil, and every hook a no-op, when off
 
-	outMu  sync.Mutex // one writer at a time into logs and attach clients
-	logErr error      // last log write error, warned about once
+	outMu    sync.Mutex // one writer at a time into logs and attach clients
+	fullRead [2]bool    // stdout, stderr: the last chunk filled the read buffer
 
 	mu         sync.Mutex // guards phase, runtimePid and ctrPid
 	phase      phase

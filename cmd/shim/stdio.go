@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
-	"github.com/shim-project/shim/logs"
 )
 
 // stdio is the container's side of the I/O plumbing (§6.3):
@@ -128,78 +126,6 @@ func (s *stdio) closeStdin() {
 	s.stdinOnce.Do(func() {
 		if s.stdin != nil && s.stdin != s.out {
 			s.stdin.Close()
-		}
-	})
-}
-
-// pump copies one container output fd to the sink until stopped.
-type pump struct {
-	f      *os.File
-	stream logs.Stream
-	tty    bool
-	done   chan struct{}
-	stop   chan struct{}
-}
-
-// chunk size of one read: one timestamp per read, so larger reads make
-// fewer, longer log batches.
-const readSize = 8192
-
-func startPump(f *os.File, stream logs.Stream, tty bool, sink func(logs.Stream, []byte)) *pump {
-	p := &pump{f: f, stream: stream, tty: tty, done: make(chan struct{}), stop: make(chan struct{})}
-	go p.run(sink)
-	return p
-}
-
-func (p *pump) run(sink func(logs.Stream, []byte)) {
-	defer close(p.done)
-	buf := make([]byte, readSize)
-	for {
-		n, err := p.f.Read(buf)
-		if n > 0 {
-			sink(p.stream, buf[:n])
-		}
-		if err == nil {
-			continue
-		}
-		// A pty master reads EIO while no slave is open (not yet, or
-		// between openers): that is not the end, look again shortly.
-		if p.tty && errors.Is(err, unix.EIO) {
-			select {
-			case <-p.stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-				continue
-			}
-		}
-		return
-	}
-}
-
-// drain stops the pump and then reads whatever is left without waiting for
-// writers that are still alive (children of the container may hold the pipe).
-func (p *pump) drain(sink func(logs.Stream, []byte)) {
-	close(p.stop)
-	_ = p.f.SetReadDeadline(time.Unix(1, 0))
-	<-p.done
-	_ = p.f.SetReadDeadline(time.Time{})
-	rc, err := p.f.SyscallConn()
-	if err != nil {
-		return
-	}
-	buf := make([]byte, readSize)
-	_ = rc.Control(func(fd uintptr) {
-		for {
-			n, err := unix.Read(int(fd), buf)
-			if n > 0 {
-				sink(p.stream, buf[:n])
-			}
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || n <= 0 {
-				return
-			}
 		}
 	})
 }

@@ -57,21 +57,30 @@ func (m *mon) startPumps() {
 // every attach client (§8.2). The lock keeps stdout and stderr entries whole
 // and in the order they were read.
 func (m *mon) sink(stream logs.Stream, p []byte) {
-	id := attachStdout
+	id, i := attachStdout, 0
 	if stream == logs.Stderr {
-		id = attachStderr
+		id, i = attachStderr, 1
 	}
 	m.outMu.Lock()
-	if err := m.setup.logs.Write(stream, p); err != nil && m.logErr == nil {
+	// The writer reports a driver's failure once, when it starts (a full
+	// disk must not produce a warning per line).
+	if err := m.setup.logs.Write(stream, p); err != nil {
 		m.lg.Warnf("write log: %v", err)
-		m.logErr = err
-	} else if err == nil {
-		m.logErr = nil
 	}
 	if m.srv != nil {
-		m.srv.AcceptPending()
+		// A client that connected before this output was written must get
+		// it, even if the scheduler has not run the accept loop yet (podman
+		// connects, then starts the container). Output that follows a read
+		// which emptied the pipe may be the first after such a connect;
+		// while the container writes faster than we read, every read
+		// fills the buffer and skips this: accept4 on an empty backlog
+		// costs a socket allocation in the kernel, a few microseconds.
+		if !m.fullRead[i] {
+			m.srv.AcceptPending()
+		}
 		m.srv.Broadcast(id, p)
 	}
+	m.fullRead[i] = len(p) == readSize
 	m.outMu.Unlock()
 }
 

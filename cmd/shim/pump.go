@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/logs"
+)
+
+// pump copies one container output fd to the sink until stopped.
+type pump struct {
+	f      *os.File
+	stream logs.Stream
+	tty    bool
+	done   chan struct{}
+	stop   chan struct{}
+}
+
+const (
+	// readSize is one read. The log drivers take one timestamp per read
+	// and cut lines longer than 8 KiB into pieces themselves, so a large
+	// read only means fewer syscalls and fuller batches per chunk.
+	readSize = 64 << 10
+	// pipeSize is what the container's stdout and stderr pipes are grown
+	// to, so that the container can write ahead while the monitor is busy
+	// and each read finds more waiting.
+	pipeSize = 1 << 20
+)
+
+// errStopped ends a pump's read loop once drain or a timeout stopped it.
+var errStopped = errors.New("pump stopped")
+
+func startPump(f *os.File, stream logs.Stream, tty bool, sink func(logs.Stream, []byte)) *pump {
+	p := &pump{f: f, stream: stream, tty: tty, done: make(chan struct{}), stop: make(chan struct{})}
+	if !tty {
+		growPipe(f)
+	}
+	go p.run(sink)
+	return p
+}
+
+// growPipe enlarges a pipe to pipeSize when the monitor may do so without
+// cost to anyone else. Unprivileged users (rootless podman) are charged
+// for pipe capacity: F_SETPIPE_SZ is refused past
+// /proc/sys/fs/pipe-user-pages-soft, but before that it would eat the
+// user's allowance, and once that is used up every new pipe of the user
+// gets two pages only. So only a monitor with CAP_SYS_RESOURCE in the
+// initial user namespace grows its pipes; a refusal leaves the default.
+func growPipe(f *os.File) {
+	if !mayGrowPipes() {
+		return
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize)
+	})
+}
+
+// mayGrowPipes reports whether the kernel exempts us from the pipe
+// accounting: CAP_SYS_RESOURCE, and no user namespace (whose capabilities
+// do not count for it).
+func mayGrowPipes() bool {
+	if m, err := os.ReadFile("/proc/self/uid_map"); err != nil || len(strings.Fields(string(m))) != 3 ||
+		strings.Join(strings.Fields(string(m)), " ") != "0 0 4294967295" {
+		return false
+	}
+	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0
+}
+
+// run reads until EOF, an error, or stop. Each wake-up of the poller reads
+// until the pipe is empty (EAGAIN), handing every read to the sink.
+func (p *pump) run(sink func(logs.Stream, []byte)) {
+	defer close(p.done)
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, readSize)
+	for {
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			rerr = p.readAvailable(int(fd), buf, sink)
+			return rerr != unix.EAGAIN
+		})
+		if err == nil {
+			err = rerr
+		}
+		// A pty master reads EIO while no slave is open (not yet, or
+		// between openers): that is not the end, look again shortly.
+		if p.tty && err == unix.EIO {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+		}
+		return // EOF, stopped, the drain's deadline, or a read error
+	}
+}
+
+// readAvailable reads fd until it is empty, at EOF, failing, or the pump
+// is stopped. The fd is non-blocking (the poller's), so the reads cannot
+// block and go out as raw syscalls: no scheduler hand-off per read.
+func (p *pump) readAvailable(fd int, buf []byte, sink func(logs.Stream, []byte)) error {
+	for {
+		r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e != 0:
+			return e // EAGAIN: empty for now
+		case r == 0:
+			return io.EOF
+		}
+		sink(p.stream, buf[:r])
+		select {
+		case <-p.stop:
+			return errStopped
+		default:
+		}
+	}
+}
+
+// drain stops the pump and then reads whatever is left without waiting for
+// writers that are still alive (children of the container may hold the pipe).
+func (p *pump) drain(sink func(logs.Stream, []byte)) {
+	close(p.stop)
+	_ = p.f.SetReadDeadline(time.Unix(1, 0))
+	<-p.done
+	_ = p.f.SetReadDeadline(time.Time{})
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, readSize)
+	_ = rc.Control(func(fd uintptr) {
+		for {
+			n, err := unix.Read(int(fd), buf)
+			if n > 0 {
+				sink(p.stream, buf[:n])
+			}
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n <= 0 {
+				return
+			}
+		}
+	})
+}
