@@ -31,6 +31,11 @@ type client struct {
 	dead      chan struct{} // closed by shutdown
 	finishing atomic.Bool   // server closing: drain, then close
 	closeOnce sync.Once
+
+	// Back-pressure (backpressure.go): writes counts completed datagram
+	// writes, progress (cap 1) wakes a Broadcast waiting for room.
+	writes   atomic.Uint64
+	progress chan struct{}
 }
 
 func newClient(s *Server, nfd int) (*client, error) {
@@ -41,13 +46,14 @@ func newClient(s *Server, nfd int) (*client, error) {
 		return nil, fmt.Errorf("wrap attach client socket: %w", err)
 	}
 	return &client{
-		srv:  s,
-		id:   s.nextID.Add(1),
-		f:    f,
-		rc:   rc,
-		q:    frameQueue{limit: s.opts.QueueLimit},
-		wake: make(chan struct{}, 1),
-		dead: make(chan struct{}),
+		srv:      s,
+		id:       s.nextID.Add(1),
+		f:        f,
+		rc:       rc,
+		q:        frameQueue{limit: s.opts.QueueLimit},
+		wake:     make(chan struct{}, 1),
+		dead:     make(chan struct{}),
+		progress: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -59,11 +65,12 @@ func (c *client) signal() {
 	}
 }
 
-// finish asks the writer to drain and close; the deadline makes a write to a
-// stuck client fail instead of hanging the monitor's exit.
-func (c *client) finish(deadline time.Time) {
-	_ = c.f.SetWriteDeadline(deadline)
+// finish asks the writer to drain and close. From now on every write has
+// FlushTimeout to complete (the one in flight included), so a stuck client
+// fails instead of hanging the monitor's exit while a reading one gets all.
+func (c *client) finish() {
 	c.finishing.Store(true)
+	_ = c.f.SetWriteDeadline(time.Now().Add(c.srv.opts.FlushTimeout))
 	c.signal()
 }
 
@@ -111,10 +118,14 @@ func (c *client) flush() error {
 		if !ok {
 			return nil
 		}
+		if c.finishing.Load() {
+			_ = c.f.SetWriteDeadline(time.Now().Add(c.srv.opts.FlushTimeout))
+		}
 		if _, err := c.f.Write((*bp)[:n]); err != nil {
 			return err
 		}
 		c.q.data.add(1 - n)
+		c.progressed()
 	}
 }
 

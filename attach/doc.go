@@ -14,16 +14,19 @@
 //	  │ input datagrams ≤ 32 KiB ──▶ reader ──(one Write per datagram)──────▶ stdin pipe / pty master
 //	  │ shutdown(SHUT_WR) ─────────▶ reader EOF ─▶ CloseStdin once (-i, no --leave-stdin-open)
 //	  │                                                                        │
-//	  │ ◀── [2|3][payload ≤ 8192] ── writer ◀─ queue ≤ 4 MiB ◀─ Broadcast ◀──── stdout / stderr
-//	  │ ◀── EOF ──────────────────── Close (container exit): flush ≤ 1 s, close
+//	  │ ◀── [2|3][payload ≤ 8192] ── writer ◀─ queue ≤ 1 MiB ◀─ Broadcast ◀──── stdout / stderr
+//	  │ ◀── EOF ──────────────────── Close (container exit): flush, close
 //	                                 Unlink (socket) … RemoveSymlink (after exit command)
 //
 //	ctl FIFO "TYPE H W\n" ─────────▶ ctl parser ─ 1 ─▶ winsz FIFO "H W\n" ─(pty known)─▶ TIOCSWINSZ
 //	                                            └ 2 ─▶ Reopen callback (log files)
 //	runtime ─ --console-socket ────▶ ConsoleSocket.Receive: SCM_RIGHTS pty master, +ONLCR
 //
-// Output never waits for a client: Broadcast copies into a bounded per-client
-// queue and a per-client goroutine writes it out; a client that falls more
-// than the bound behind is disconnected. The log drivers, fed before
-// Broadcast, are therefore the only consumers that can slow the container.
+// Broadcast copies output into a bounded per-client queue and a per-client
+// goroutine writes it out, so a client that lags a little costs nothing. A
+// client whose queue is full gets conmon's back-pressure as long as it reads
+// (no output is lost, e.g. `podman run ... | pager`); one that takes nothing
+// for StallTimeout is disconnected with a warning, so a stuck client stalls
+// the container once and briefly, never for good (backpressure.go). The log
+// drivers are fed before Broadcast and always hold at least what clients got.
 package attach

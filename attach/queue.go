@@ -8,12 +8,13 @@ const (
 	MaxPayload = 8192
 	maxFrame   = 1 + MaxPayload
 
-	// DefaultQueueLimit bounds the output one client may have pending.
-	// 4 MiB absorbs bursts such as `cat` of a few megabytes on top of the
-	// ~200 KiB the kernel already buffers per socket, while keeping the worst
-	// case per lagging client small next to the monitor's own footprint. The
-	// memory is only used while a client actually lags (see shrinkAbove).
-	DefaultQueueLimit = 4 << 20
+	// DefaultQueueLimit bounds the output one client may have pending
+	// before Broadcast waits for it (backpressure.go). 1 MiB, on top of the
+	// ~200 KiB the kernel buffers per socket, absorbs a reader's hiccups
+	// without stalling the data path, and is what Close may still have to
+	// flush at exit. The memory is only used while a client actually lags
+	// (see shrinkAbove).
+	DefaultQueueLimit = 1 << 20
 	minQueueLimit     = 64 << 10
 
 	// recHeader is the big-endian length stored before each frame in the ring.
@@ -98,6 +99,13 @@ func (q *frameQueue) pop(dst []byte) (int, bool) {
 		}
 	}
 	return n, true
+}
+
+// size is the ring space in use, for diagnostics.
+func (q *frameQueue) size() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.used
 }
 
 func (q *frameQueue) empty() bool {

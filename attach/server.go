@@ -25,9 +25,14 @@ const (
 // up to 32 KiB; a smaller buffer silently truncates SEQPACKET datagrams.
 const InputBufferSize = 32768
 
-// DefaultFlushTimeout bounds how long Close waits for queued output to reach
-// the clients: a stuck client must not delay the exit files (§11.1 latency).
+// DefaultFlushTimeout bounds how long a client may take nothing once the
+// container has exited (draining, then Close): a stuck client must not delay
+// the exit files (§11.1 latency).
 const DefaultFlushTimeout = time.Second
+
+// DefaultStallTimeout is how long a client with a full queue may take
+// nothing before it is dropped (see Broadcast).
+const DefaultStallTimeout = 5 * time.Second
 
 // Options configure Listen. Field comments name the conmon flags they mirror.
 type Options struct {
@@ -49,8 +54,13 @@ type Options struct {
 	CloseStdin func()
 
 	QueueLimit   int           // per-client pending output; 0 = DefaultQueueLimit
-	FlushTimeout time.Duration // Close's flush bound; 0 = DefaultFlushTimeout
-	Logger       Logger
+	StallTimeout time.Duration // see Broadcast; 0 = DefaultStallTimeout
+	FlushTimeout time.Duration // the same bound once Exiting; 0 = DefaultFlushTimeout
+	// Exiting reports that the container is gone and its last output is
+	// being drained: from then on a client that takes nothing is dropped
+	// after FlushTimeout, not StallTimeout. May be nil.
+	Exiting func() bool
+	Logger  Logger
 }
 
 // Server is the attach socket: it accepts clients, fans output out to all of
@@ -103,6 +113,9 @@ func Listen(opts Options) (*Server, error) {
 	if s.opts.FlushTimeout <= 0 {
 		s.opts.FlushTimeout = DefaultFlushTimeout
 	}
+	if s.opts.StallTimeout <= 0 {
+		s.opts.StallTimeout = DefaultStallTimeout
+	}
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
@@ -144,9 +157,11 @@ func (s *Server) Path() string { return s.path }
 func (s *Server) SymlinkPath() string { return s.symlink }
 
 // Broadcast sends p on stream to every connected client as datagrams of at
-// most 1+MaxPayload bytes. It never waits for a client: output is queued per
-// client, and a client whose queue would exceed the limit is disconnected.
-// With no client connected it costs one atomic load.
+// most 1+MaxPayload bytes. Output is queued per client and written by the
+// client's own goroutine, so a client that lags by less than QueueLimit
+// costs the caller nothing. When a client's queue is full, Broadcast waits
+// for it (back-pressure, see waitRoom), and drops it if it takes nothing for
+// StallTimeout. With no client connected it costs one atomic load.
 func (s *Server) Broadcast(stream byte, p []byte) {
 	list := s.clients.Load()
 	if list == nil || len(p) == 0 {
@@ -161,17 +176,15 @@ func (s *Server) Broadcast(stream byte, p []byte) {
 		case pushed:
 			c.signal()
 		case pushFull:
-			s.log.Warnf("attach client %d is more than %d bytes behind; disconnecting it",
-				c.id, s.opts.QueueLimit)
-			s.stats.slowDrop(&c.q, len(p))
-			c.shutdown()
+			s.waitRoom(c, stream, p)
 		}
 	}
 }
 
 // Close disconnects every client and closes the listener (clients see EOF).
-// Output already passed to Broadcast is flushed first, bounded by
-// FlushTimeout in total. The socket file stays until Unlink.
+// Output already passed to Broadcast is flushed first: a client is dropped
+// once it takes nothing for FlushTimeout, and Close returns after at most
+// closeFlushes of them. The socket file stays until Unlink.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closing {
@@ -184,16 +197,16 @@ func (s *Server) Close() error {
 
 	close(s.done) // readers waiting for SetInput give up
 	err := s.ln.Close()
-	deadline := time.Now().Add(s.opts.FlushTimeout)
 	if list != nil {
 		for _, c := range *list {
-			c.finish(deadline)
+			c.finish()
 		}
 	}
-	// Writes carry the deadline, so this only overruns if the scheduler
-	// stalls; the margin keeps a stray goroutine from hanging the exit.
-	if !waitTimeout(&s.writers, time.Until(deadline)+100*time.Millisecond) && list != nil {
-		s.log.Warnf("attach: clients still flushing after %v; closing them", s.opts.FlushTimeout)
+	// Each write carries a FlushTimeout deadline, so only a client that keeps
+	// taking a trickle lasts until this overall bound.
+	limit := closeFlushes * s.opts.FlushTimeout
+	if !waitTimeout(&s.writers, limit) && list != nil {
+		s.log.Warnf("attach: clients still flushing after %v; closing them", limit)
 		for _, c := range *list {
 			c.shutdown()
 		}

@@ -7,7 +7,7 @@ import "sync/atomic"
 type Stats struct {
 	Clients          uint64 // connected now
 	Accepted         uint64 // connections accepted since Listen
-	SlowDisconnects  uint64 // clients dropped for falling more than QueueLimit behind
+	SlowDisconnects  uint64 // clients dropped for taking nothing for StallTimeout with a full queue
 	SlowDroppedBytes uint64 // output those clients never got: their queue plus the chunk that did not fit
 	InputBytes       uint64 // client input written to the container's stdin
 }

@@ -1,12 +1,16 @@
 package attach
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestStats: clients now and in total, input bytes, and a slow client's
 // drop, whose dropped bytes are exactly what it never received.
 func TestStats(t *testing.T) {
 	sink := &sinkRecorder{}
-	s, _ := newServer(t, Options{Stdin: true, Input: sink, QueueLimit: minQueueLimit})
+	s, _ := newServer(t, Options{Stdin: true, Input: sink, QueueLimit: minQueueLimit,
+		StallTimeout: 100 * time.Millisecond})
 	stuck := connect(t, s, s.opts.Bundle)
 	c := connect(t, s, s.opts.Bundle)
 	if _, err := c.Write([]byte("input\n")); err != nil {

@@ -103,6 +103,13 @@ func (c *attachClient) stream(id byte) string {
 	return c.out[id].String()
 }
 
+// endsWith reports whether stream id's data so far ends with s.
+func (c *attachClient) endsWith(id byte, s string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.HasSuffix(c.out[id].Bytes(), []byte(s))
+}
+
 func (c *attachClient) received() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

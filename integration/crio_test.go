@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -288,7 +289,7 @@ func (c *crio) execSync(t *testing.T, args []string, extra ...string) execSyncRe
 	t.Helper()
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "process.json")
-	writeProcessSpec(t, spec, args, false)
+	writeProcessSpec(t, spec, args, slices.Contains(extra, "-t"))
 	res := execSyncResult{LogPath: filepath.Join(dir, "exec.log")}
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
@@ -436,6 +437,25 @@ func TestCrioExecSync(t *testing.T) {
 			t.Fatalf("ExecSync with -T 1 took %v, want about a second", r.Elapsed)
 		}
 		t.Logf("ExecSync -T 1 of sleep 10 took %v", r.Elapsed)
+	})
+	t.Run("tty", func(t *testing.T) {
+		r := c.execSync(t, []string{"sh", "-c", "tty >/dev/null && echo on-a-tty; exit 4"}, "-t")
+		if r.Sync != `{"exit_code": 4}`+"\n" || r.Status != 4 {
+			t.Fatalf("sync pipe %q, status %d; want {\"exit_code\": 4}", r.Sync, r.Status)
+		}
+		if out, errs := byStream(parseLog(t, r.LogPath)); out != "F on-a-tty\r\n" || errs != "" {
+			t.Fatalf("exec log: stdout entries %q, stderr entries %q; want the tty's \\r\\n line", out, errs)
+		}
+	})
+	t.Run("not_found", func(t *testing.T) {
+		r := c.execSync(t, []string{"/no/such/binary"})
+		key, val, msg := decodeSync(t, []byte(r.Sync))
+		if key != "exit_code" || val != -1 || !strings.Contains(msg, "no such file or directory") {
+			t.Fatalf("sync pipe %q, want exit_code -1 with the runtime's error", r.Sync)
+		}
+		if r.Status != 1 {
+			t.Errorf("status %d, want 1 (the exec's pidfile is missing, §11.6)", r.Status)
+		}
 	})
 	t.Run("log_global_size_max", func(t *testing.T) {
 		// 20 lines of 7 bytes; each entry costs 45+7 = 52 bytes, so a

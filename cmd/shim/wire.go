@@ -20,6 +20,13 @@ func (m *mon) startAttach() error {
 		Bundle: c.Bundle, FullAttach: c.FullAttach, SocketDir: c.SocketDirPath, Cuuid: c.Cuuid,
 		Stdin: c.Stdin, Terminal: c.Terminal, LeaveStdinOpen: c.LeaveStdinOpen,
 		CloseStdin: m.io.closeStdin, Logger: m.lg,
+		// Once the container is gone, a client that takes nothing may hold
+		// the final drain for the flush bound only (§11.1 latency).
+		Exiting: func() bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return m.phase == phaseExiting
+		},
 	}
 	if m.io.stdin != nil {
 		opts.Input = m.io.stdin
