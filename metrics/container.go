@@ -21,6 +21,7 @@ import (
 
 	"github.com/shim-project/shim/attach"
 	"github.com/shim-project/shim/logs"
+	"github.com/shim-project/shim/oom"
 )
 
 // EnvVar turns metrics on when set to 1 (or true, yes, on) in the monitor's
@@ -81,14 +82,17 @@ func New(l Labels, src Sources) *Container {
 	return &Container{labels: string(b), src: src, start: time.Now()}
 }
 
-// Started records that the container's pid is known: the time it took, and
-// the memory cgroup whose OOM kills are counted from now on.
-func (c *Container) Started(pid int) {
+// Started records that the container's pid is known, and takes its memory
+// cgroup from the OOM watcher (nil when there is none) to count OOM kills
+// from, at scrape time.
+func (c *Container) Started(w *oom.Watcher) {
 	if c == nil {
 		return
 	}
 	c.toPid.CompareAndSwap(0, max(int64(time.Since(c.start)), 1))
-	c.oom.watch(pid)
+	if cg, ok := w.Cgroup(); ok {
+		c.oom.watch(cg)
+	}
 }
 
 // Exited records the container's exit status (§11.2: the code, or 128+signal)

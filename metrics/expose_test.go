@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/shim-project/shim/attach"
 	"github.com/shim-project/shim/logs"
+	"github.com/shim-project/shim/oom"
 )
 
 // parse reads the exposition with Prometheus' own text parser.
@@ -75,7 +78,7 @@ func TestExposition(t *testing.T) {
 	resize := c.CountResizes(func(rows, cols uint16) error { return nil })
 	resize(24, 80)
 	resize(25, 80)
-	c.Started(-1) // no such process: no cgroup, no OOM sample
+	c.Started(nil) // no OOM watcher: no cgroup, no OOM sample
 	c.Exited(137)
 
 	fams := parse(t, c.Append(nil))
@@ -128,6 +131,16 @@ func TestExposition(t *testing.T) {
 	if _, ok := fams["shim_container_oom_kills_total"]; ok {
 		t.Error("OOM kills reported without a cgroup")
 	}
+
+	// With a (v2) memory cgroup, its oom_kill count is read at scrape time.
+	dir := t.TempDir()
+	events := filepath.Join(dir, "memory.events")
+	os.WriteFile(events, []byte("oom 1\noom_kill 1\n"), 0o644)
+	c.oom.watch(oom.Cgroup{Dir: dir})
+	os.WriteFile(events, []byte("oom 2\noom_kill 2\n"), 0o644)
+	if v := value(t, parse(t, c.Append(nil)), "shim_container_oom_kills_total", id); v != 2 {
+		t.Errorf("OOM kills %v, want 2", v)
+	}
 }
 
 // TestExpositionMinimal: no log driver, no attach socket, not started: only
@@ -164,7 +177,7 @@ func TestOffCostsNothing(t *testing.T) {
 	dir := t.TempDir()
 	before := countFDs(t)
 	allocs := testing.AllocsPerRun(100, func() {
-		c.Started(1)
+		c.Started(nil)
 		c.Exited(0)
 		_ = c.CountResizes(resize)
 		_ = c.Append(nil)

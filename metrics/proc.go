@@ -38,15 +38,11 @@ type oomCounter struct {
 	known atomic.Bool
 }
 
-// watch finds pid's memory cgroup; the process must still exist.
-func (o *oomCounter) watch(pid int) {
-	cg, err := oom.Locate(pid)
-	if err != nil {
-		return // the oom package warns about this already
-	}
+// watch counts the OOM kills of cg from now on; nothing is read until a
+// scrape or the container's exit asks.
+func (o *oomCounter) watch(cg oom.Cgroup) {
 	f := oomFile(cg)
 	o.file.Store(&f)
-	o.refresh()
 }
 
 // refresh reads the count again, if the cgroup is known and still there.

@@ -30,7 +30,7 @@ func (m *mon) watch(ctr int) result {
 		// Nowhere to record an OOM (legacy exec, CRI-O ExecSync): no watch.
 		m.oom = oom.Start(ctr, m.lg, m.cfg.PersistDir, m.cfg.Bundle)
 	}
-	m.stats.Started(ctr)
+	m.stats.Started(m.oom)
 
 	exited := m.reaper.Wait(ctr)
 	track := trackExit(ctr)

@@ -49,7 +49,7 @@ func TestMetricsOffOpensAndAllocatesNothing(t *testing.T) {
 		before := openFDs(t)
 		allocs := testing.AllocsPerRun(100, func() {
 			m.startMetrics()
-			m.stats.Started(os.Getpid())
+			m.stats.Started(nil)
 			_ = m.stats.CountResizes(resize)
 			m.stats.Exited(0)
 			m.stats.Close()
