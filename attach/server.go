@@ -27,8 +27,10 @@ const InputBufferSize = 32768
 
 // DefaultFlushTimeout bounds how long a client may take nothing once the
 // container has exited (draining, then Close): a stuck client must not delay
-// the exit files (§11.1 latency).
-const DefaultFlushTimeout = time.Second
+// the exit files for long (§11.1 latency; podman waits 5 s for them), while
+// a consumer that pauses briefly at the end (e.g. `podman run ... | ssh ...`
+// still connecting) should still get the tail of the output.
+const DefaultFlushTimeout = 2 * time.Second
 
 // DefaultStallTimeout is how long a client with a full queue may take
 // nothing before it is dropped (see Broadcast).

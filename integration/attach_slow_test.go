@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -83,9 +84,22 @@ func TestAttachStuckClient(t *testing.T) {
 // stops reading for a while). Dropping a lagging client would cut it short.
 func TestPodmanRunSlowConsumer(t *testing.T) {
 	setupPodman(t)
-	const size = 20000000
+	t.Run("pauses_while_running", func(t *testing.T) {
+		// 20 MB: the container is still writing during both pauses.
+		slowConsumer(t, 20000000, 2*time.Second, 5<<20, 2*time.Second)
+	})
+	t.Run("pause_at_exit", func(t *testing.T) {
+		// 800 kB fit in the queue and socket buffers: the container exits
+		// while the consumer has not started; the tail must still arrive.
+		slowConsumer(t, 800000, 1500*time.Millisecond, 0, 0)
+	})
+}
+
+// slowConsumer runs a container printing size bytes of slowLine and reads
+// podman's stdout after pause1, then after n1 bytes pauses pause2.
+func slowConsumer(t *testing.T, size int, pause1 time.Duration, n1 int64, pause2 time.Duration) {
 	cmd := podmanCmd("run", "--rm", testImage, "sh", "-c",
-		"yes "+strings.TrimSuffix(slowLine, "\n")+" | head -c 20000000")
+		fmt.Sprintf("yes %s | head -c %d", strings.TrimSuffix(slowLine, "\n"), size))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -97,10 +111,11 @@ func TestPodmanRunSlowConsumer(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	h := sha256.New()
-	time.Sleep(2 * time.Second) // a pipeline that is slow to start
-	n1, _ := io.CopyN(h, out, 5<<20)
-	time.Sleep(2 * time.Second) // and stops for a moment
+	time.Sleep(pause1) // a pipeline that is slow to start
+	got, _ := io.CopyN(h, out, n1)
+	time.Sleep(pause2) // and stops for a moment
 	n2, _ := io.Copy(h, out)
+	got += n2
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("podman run: %v\nstderr: %s", err, stderr.String())
 	}
@@ -108,8 +123,9 @@ func TestPodmanRunSlowConsumer(t *testing.T) {
 	for i := 0; i < size/len(slowLine); i++ {
 		want.Write([]byte(slowLine))
 	}
-	if n1+n2 != size || !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
-		t.Fatalf("podman run delivered %d bytes (sha256 %x), want %d (sha256 %x)", n1+n2, h.Sum(nil), size, want.Sum(nil))
+	want.Write([]byte(slowLine[:size%len(slowLine)]))
+	if got != int64(size) || !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
+		t.Fatalf("podman run delivered %d bytes (sha256 %x), want %d (sha256 %x)", got, h.Sum(nil), size, want.Sum(nil))
 	}
 }
 
