@@ -121,10 +121,15 @@ func (s *stdio) receiveConsole(timeout time.Duration) error {
 }
 
 // closeStdin gives the container EOF on stdin (a pipe only: closing the pty
-// master would hang up the terminal).
+// master would hang up the terminal). It runs on an attach client's
+// goroutine, possibly while receiveConsole sets s.stdin, so with a terminal
+// it decides on s.console, which never changes after newStdio.
 func (s *stdio) closeStdin() {
+	if s.console != nil {
+		return
+	}
 	s.stdinOnce.Do(func() {
-		if s.stdin != nil && s.stdin != s.out {
+		if s.stdin != nil {
 			s.stdin.Close()
 		}
 	})
