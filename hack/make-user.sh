@@ -16,12 +16,16 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "make-user: must run as root (it creates a user)" >&2
 	exit 1
 fi
-for tool in useradd usermod newuidmap newgidmap; do
+for tool in useradd usermod newuidmap newgidmap flock; do
 	command -v "$tool" >/dev/null || {
 		echo "make-user: $tool not found; run hack/install-deps.sh (packages passwd, uidmap)" >&2
 		exit 1
 	}
 done
+
+# Test processes running at once would both see no user and both add it.
+exec 9>/run/shim-make-user.lock
+flock 9
 
 if ! id -u "$user" >/dev/null 2>&1; then
 	# --no-user-group would put it in "users"; its own group keeps files private.

@@ -38,6 +38,9 @@ type rlUser struct {
 	mon    string   // the monitor under test, copied where the user can run it
 	env    []string // the whole environment of its commands
 	opts   []string // podman's global options (without --conmon)
+	// podmanBin is podman's path (not the root tests' variable, which
+	// their own setup sets).
+	podmanBin string
 }
 
 var (
@@ -59,19 +62,15 @@ func setupRootless(t *testing.T) *rlUser {
 }
 
 func newRootless(name string) (*rlUser, error) {
-	if podmanBin == "" {
-		p, err := exec.LookPath("podman")
-		if err != nil {
-			return nil, fmt.Errorf("podman not found (%v): run hack/install-deps.sh", err)
-		}
-		podmanBin = p
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		return nil, fmt.Errorf("podman not found (%v): run hack/install-deps.sh", err)
 	}
 	out, err := exec.Command(filepath.Join(repoRoot, "hack", "make-user.sh"), name).Output()
 	if err != nil {
 		return nil, fmt.Errorf("hack/make-user.sh %s: %v\n%s", name, err, rlStderr(err))
 	}
-	var u rlUser
-	u.name = name
+	u := rlUser{name: name, podmanBin: bin}
 	if _, err := fmt.Sscan(string(out), &u.uid, &u.gid, &u.home, &u.runDir); err != nil {
 		return nil, fmt.Errorf("hack/make-user.sh printed %q: %v", out, err)
 	}
@@ -124,11 +123,33 @@ func newRootless(name string) (*rlUser, error) {
 	if err := u.importImage(); err != nil {
 		return nil, err
 	}
-	// Containers left by an interrupted run (all test names start so).
-	if out, err := u.podman("ps", "-aq", "--filter", "name=^shimtest").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
-		u.podman(append([]string{"rm", "-f", "-t", "0"}, strings.Fields(string(out))...)...).Run()
-	}
+	u.removeLeftovers()
 	return &u, nil
+}
+
+// rlNamePrefix starts the names of the rootless tests' containers; the pid
+// of the test process follows, so that a run removes only what runs that
+// ended without cleaning up left behind, never the containers of another
+// test process using the same user at the same time.
+const rlNamePrefix = "shimrl-"
+
+// removeLeftovers removes the containers of test processes that are gone.
+func (u *rlUser) removeLeftovers() {
+	out, err := u.podman("ps", "-a", "--format", "{{.Names}}", "--filter", "name=^"+rlNamePrefix).Output()
+	if err != nil {
+		return
+	}
+	var stale []string
+	for _, name := range strings.Fields(string(out)) {
+		pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, rlNamePrefix), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || !alive(pid) || !strings.HasSuffix(exeOf(pid), ".test") {
+			stale = append(stale, name)
+		}
+	}
+	if len(stale) > 0 {
+		u.podman(append([]string{"rm", "-f", "-t", "0"}, stale...)...).Run()
+	}
 }
 
 // importImage puts the busybox rootfs (setup's) into the user's own store.
@@ -199,7 +220,7 @@ func (u *rlUser) command(name string, args ...string) *exec.Cmd {
 
 // podman builds `podman --conmon <monitor under test> ...` as the user.
 func (u *rlUser) podman(args ...string) *exec.Cmd {
-	return u.command(podmanBin, append(append([]string{"--conmon", u.mon}, u.opts...), args...)...)
+	return u.command(u.podmanBin, append(append([]string{"--conmon", u.mon}, u.opts...), args...)...)
 }
 
 // pm runs podman as the user (2 min timeout).
@@ -249,7 +270,7 @@ func (u *rlUser) pmOK(t *testing.T, args ...string) string {
 // ctrName returns a fresh container name, removed when the test ends.
 func (u *rlUser) ctrName(t *testing.T) string {
 	t.Helper()
-	name := newID()
+	name := fmt.Sprintf("%s%d-%s", rlNamePrefix, os.Getpid(), newID()[len("shimtest"):])
 	t.Cleanup(func() { u.podman("rm", "-f", "-t", "0", name).Run() })
 	return name
 }

@@ -111,7 +111,7 @@ func TestRootlessClientKilled(t *testing.T) {
 	t.Parallel()
 	name := u.ctrName(t)
 	cmd := u.podman("run", "--name", name, testImage, "sh", "-c",
-		"echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after; exit 5")
+		`trap "echo after; exit 5" USR1; echo ready; sleep 1000 & wait`)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestRootlessClientKilled(t *testing.T) {
 		t.Fatalf("container stopped when its podman process was killed: %+v", now.State)
 	}
 	u.checkMonitor(t, in.State.ConmonPid)
-	u.pmOK(t, "exec", name, "touch", "/tmp/go")
+	u.pmOK(t, "kill", "-s", "USR1", name)
 	if code := u.waitExitCode(t, name); code != 5 {
 		t.Fatalf("podman wait: %d, want 5", code)
 	}

@@ -74,7 +74,7 @@ func TestRootlessLogsFollow(t *testing.T) {
 	t.Parallel()
 	// The container prints its second line only after the test has seen
 	// the first one through `logs -f`: following, not a dump at the end.
-	name := u.runD(t, nil, "sh", "-c", "echo tick1; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo tick2; printf tick3")
+	name := u.runD(t, nil, "sh", "-c", `trap "echo tick2; printf tick3; exit 0" USR1; echo tick1; sleep 1000 & wait`)
 	cmd := u.podman("logs", "-f", name)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -112,7 +112,7 @@ func TestRootlessLogsFollow(t *testing.T) {
 			}
 			got = append(got, l)
 			if l == "tick1\n" {
-				u.pmOK(t, "exec", name, "touch", "/tmp/go")
+				u.pmOK(t, "kill", "-s", "USR1", name)
 			}
 		case <-timeout:
 			t.Fatalf("podman logs -f still running after 60s; got %q", got)

@@ -6,7 +6,9 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,7 +28,7 @@ func rlShellQuote(s string) string {
 }
 
 // tmux starts argv in a detached cols×rows tmux pane as the user. The pane
-// stays after the command ends, so its output and exit status can be read.
+// stays after the command ends and shows "pane-exit=<status>".
 func (u *rlUser) tmux(t *testing.T, cols, rows int, argv ...string) *rlTmux {
 	t.Helper()
 	dir := u.tempDir(t)
@@ -39,7 +41,8 @@ func (u *rlUser) tmux(t *testing.T, cols, rows int, argv ...string) *rlTmux {
 	for _, a := range argv {
 		q = append(q, rlShellQuote(a))
 	}
-	x.run("-f", conf, "new-session", "-d", "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), strings.Join(q, " "))
+	cmd := strings.Join(q, " ") + `; echo "pane-exit=$?"`
+	x.run("-f", conf, "new-session", "-d", "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), cmd)
 	t.Cleanup(func() { u.command("tmux", "-S", x.sock, "kill-server").Run() })
 	return x
 }
@@ -69,18 +72,22 @@ func (x *rlTmux) enterUntil(want string) {
 	}
 }
 
-// exitStatus waits for the pane's command to end and returns its status.
+// exitStatus waits for the pane's command to end and returns its status,
+// which the pane's shell prints: tmux's own #{pane_dead_status} stays empty
+// when the server misses the SIGCHLD (seen with tmux 3.3a under load).
 func (x *rlTmux) exitStatus() int {
 	x.t.Helper()
-	var f []string
-	eventually(x.t, 30*time.Second, "the command in the pane to end", func() bool {
-		f = strings.Fields(x.run("display-message", "-p", "#{pane_dead} #{pane_dead_status}"))
-		return len(f) == 2 && f[0] == "1"
-	})
-	n, err := strconv.Atoi(f[1])
-	if err != nil {
-		x.t.Fatalf("pane_dead_status %q", f[1])
+	re := regexp.MustCompile(`pane-exit=(\d+)`)
+	var m []string
+	deadline := time.Now().Add(60 * time.Second)
+	for m = re.FindStringSubmatch(x.screen()); m == nil; m = re.FindStringSubmatch(x.screen()) {
+		if time.Now().After(deadline) {
+			ps, _ := exec.Command("ps", "-u", strconv.Itoa(x.u.uid), "-o", "pid,ppid,stat,args").CombinedOutput()
+			x.t.Fatalf("the command in the pane still runs after 60s; screen:\n%s\nthe user's processes:\n%s", x.screen(), ps)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+	n, _ := strconv.Atoi(m[1])
 	return n
 }
 
@@ -107,7 +114,7 @@ func rlCheckResize(t *testing.T, x *rlTmux, want int) {
 func TestRootlessRunTTYResize(t *testing.T) {
 	u := setupRootless(t)
 	name := u.ctrName(t)
-	argv := append([]string{podmanBin, "--conmon", u.mon}, u.opts...)
+	argv := append([]string{u.podmanBin, "--conmon", u.mon}, u.opts...)
 	argv = append(append(argv, "run", "-it", "--name", name, testImage), rlSizeLoop(6)...)
 	rlCheckResize(t, u.tmux(t, 100, 30, argv...), 6)
 	if in := u.inspect(t, name); in.State.ExitCode != 6 {
@@ -119,7 +126,7 @@ func TestRootlessExecTTYResize(t *testing.T) {
 	u := setupRootless(t)
 	name := u.runD(t, nil, "sh", "-c", "echo ready; sleep 1000")
 	u.waitRunning(t, name, "ready")
-	argv := append([]string{podmanBin, "--conmon", u.mon}, u.opts...)
+	argv := append([]string{u.podmanBin, "--conmon", u.mon}, u.opts...)
 	argv = append(append(argv, "exec", "-it", name), rlSizeLoop(7)...)
 	rlCheckResize(t, u.tmux(t, 100, 30, argv...), 7)
 	if in := u.inspect(t, name); !in.State.Running {
