@@ -10,13 +10,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -274,70 +271,6 @@ func (c *crio) cleanup() {
 	}
 }
 
-// execSyncResult is what CRI-O gets back from one ExecSync.
-type execSyncResult struct {
-	Status  int    // the --sync monitor's exit status
-	Sync    string // everything written to the sync pipe
-	Elapsed time.Duration
-	LogPath string
-}
-
-// execSync runs `monitor -e --sync` on c's container with CRI-O's ExecSync
-// argv (§6.1): no -u, no -b, no --api-version; the sync channel is an
-// os.Pipe, stdout/stderr are pipes the caller waits on.
-func (c *crio) execSync(t *testing.T, args []string, extra ...string) execSyncResult {
-	t.Helper()
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "process.json")
-	writeProcessSpec(t, spec, args, slices.Contains(extra, "-t"))
-	res := execSyncResult{LogPath: filepath.Join(dir, "exec.log")}
-	syncR, syncW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syncR.Close()
-	start, theirStart := streamPair(t)
-	defer start.Close()
-	argv := append([]string{"-c", c.ID, "-n", "k8s_" + c.ID[len(c.ID)-6:], "-r", runcBin,
-		"-p", filepath.Join(dir, "exec-pid"), "-e", "-l", res.LogPath,
-		"--socket-dir-path", c.SocketDir, "--log-level", "debug", "--sync"}, extra...)
-	argv = append(argv, "--exec-process-spec", spec, "--runtime-arg", "--root="+c.RuncRoot)
-	cmd := exec.Command(shimBin, argv...)
-	cmd.Env = append(os.Environ(), "_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4")
-	cmd.ExtraFiles = []*os.File{syncW, theirStart}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	syncW.Close()
-	theirStart.Close()
-	start.Write([]byte{0})
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("ExecSync monitor still running (or holding its stdout/stderr) after 60s")
-	}
-	res.Elapsed = time.Since(t0)
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
-	res.Status = cmd.ProcessState.ExitCode()
-	b := make([]byte, 65536)
-	n, _ := syncR.Read(b)
-	res.Sync = string(b[:n])
-	if t.Failed() || stdout.Len() > 0 {
-		t.Logf("ExecSync monitor stdout %q stderr %q", stdout.String(), stderr.String())
-	}
-	return res
-}
-
 // TestCrioCreateAttach: create with -u/--socket-dir-path and -i, attach at
 // <socket-dir>/<cuuid>/attach, frames [2|3][payload], stdin through the
 // socket, half-close closes it, the symlink is removed at exit.
@@ -411,70 +344,6 @@ func TestCrioLeaveStdinOpen(t *testing.T) {
 	second.waitEOF()
 }
 
-// TestCrioExecSync: CRI-O's ExecSync (legacy exec, --sync).
-func TestCrioExecSync(t *testing.T) {
-	c := startCrio(t, crioOpts{Args: []string{"sleep", "1000"}}).created()
-	c.runc("start", c.ID)
-
-	t.Run("exit_code", func(t *testing.T) {
-		r := c.execSync(t, []string{"sh", "-c", "echo out; echo err >&2; printf partial; exit 3"})
-		if r.Sync != `{"exit_code": 3}`+"\n" || r.Status != 3 {
-			t.Fatalf("sync pipe %q, status %d; want {\"exit_code\": 3} and status 3", r.Sync, r.Status)
-		}
-		out, errs := byStream(parseLog(t, r.LogPath))
-		if out != "F out\nP partial\n" || errs != "F err\n" {
-			t.Fatalf("exec log (k8s-file): stdout entries %q, stderr entries %q", out, errs)
-		}
-	})
-	t.Run("timeout", func(t *testing.T) {
-		r := c.execSync(t, []string{"sleep", "10"}, "-T", "1")
-		if r.Sync != `{"exit_code": -1, "message": "command timed out"}`+"\n" || r.Status != 255 {
-			t.Fatalf("sync pipe %q, status %d; want the timeout message and status 255", r.Sync, r.Status)
-		}
-		// The timer starts once the exec runs; the monitor does not wait for
-		// the killed process to go away (§11.5).
-		if r.Elapsed > 5*time.Second {
-			t.Fatalf("ExecSync with -T 1 took %v, want about a second", r.Elapsed)
-		}
-		t.Logf("ExecSync -T 1 of sleep 10 took %v", r.Elapsed)
-	})
-	t.Run("tty", func(t *testing.T) {
-		r := c.execSync(t, []string{"sh", "-c", "tty >/dev/null && echo on-a-tty; exit 4"}, "-t")
-		if r.Sync != `{"exit_code": 4}`+"\n" || r.Status != 4 {
-			t.Fatalf("sync pipe %q, status %d; want {\"exit_code\": 4}", r.Sync, r.Status)
-		}
-		if out, errs := byStream(parseLog(t, r.LogPath)); out != "F on-a-tty\r\n" || errs != "" {
-			t.Fatalf("exec log: stdout entries %q, stderr entries %q; want the tty's \\r\\n line", out, errs)
-		}
-	})
-	t.Run("not_found", func(t *testing.T) {
-		r := c.execSync(t, []string{"/no/such/binary"})
-		key, val, msg := decodeSync(t, []byte(r.Sync))
-		if key != "exit_code" || val != -1 || !strings.Contains(msg, "no such file or directory") {
-			t.Fatalf("sync pipe %q, want exit_code -1 with the runtime's error", r.Sync)
-		}
-		if r.Status != 1 {
-			t.Errorf("status %d, want 1 (the exec's pidfile is missing, §11.6)", r.Status)
-		}
-	})
-	t.Run("log_global_size_max", func(t *testing.T) {
-		// 20 lines of 7 bytes; each entry costs 45+7 = 52 bytes, so a
-		// global limit of 120 keeps three entries: the third crosses it.
-		r := c.execSync(t, []string{"sh", "-c", `for i in 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29; do echo "line$i"; done`},
-			"--log-global-size-max", "120")
-		if r.Status != 0 {
-			t.Fatalf("status %d, sync %q", r.Status, r.Sync)
-		}
-		var lines []string
-		for _, e := range parseLog(t, r.LogPath) {
-			lines = append(lines, strings.TrimSuffix(e.Content, "\n"))
-		}
-		if strings.Join(lines, ",") != "line10,line11,line12" {
-			t.Fatalf("log holds %q, want the first three lines (the one crossing 120 bytes is kept)", lines)
-		}
-	})
-}
-
 // byStream renders each stream's log entries as "TAG content" lines.
 func byStream(es []logEntry) (stdout, stderr string) {
 	var b [2]strings.Builder
@@ -489,120 +358,4 @@ func byStream(es []logEntry) (stdout, stderr string) {
 		}
 	}
 	return b[0].String(), b[1].String()
-}
-
-// gatedRuntime writes a runtime wrapper that holds every runtime call until
-// the returned gate file exists, so a test can act before `runtime create`
-// (e.g. before the pty master exists).
-func gatedRuntime(t *testing.T) (runtime, gate string) {
-	t.Helper()
-	setup(t)
-	dir := t.TempDir()
-	runtime, gate = filepath.Join(dir, "runtime"), filepath.Join(dir, "go")
-	script := fmt.Sprintf("#!/bin/sh\nwhile [ ! -e %s ]; do sleep 0.02; done\nexec %s \"$@\"\n", gate, runcBin)
-	if err := os.WriteFile(runtime, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return runtime, gate
-}
-
-// writeFIFO writes msg to one of the monitor's FIFOs as engines do
-// (O_WRONLY|O_NONBLOCK) and waits until the monitor has read it.
-func writeFIFO(t *testing.T, path, msg string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(msg); err != nil {
-		t.Fatalf("write %q to %s: %v", msg, path, err)
-	}
-	eventually(t, 10*time.Second, "the monitor to read "+path, func() bool { return fifoPending(t, f) == 0 })
-}
-
-// ttySizer talks to a container running
-// `while read l; do echo "line=$l size=$(stty size)"; done` on a tty.
-type ttySizer struct {
-	cl *attachClient
-	n  int
-}
-
-// size asks for the terminal size once.
-func (s *ttySizer) size() string {
-	s.cl.t.Helper()
-	s.n++
-	tag := fmt.Sprintf("q%d", s.n)
-	s.cl.send(tag + "\n")
-	re := regexp.MustCompile(`line=` + tag + ` size=(\d+ \d+)\r\n`)
-	var m []string
-	eventually(s.cl.t, 20*time.Second, "the size answer to "+tag, func() bool {
-		m = re.FindStringSubmatch(s.cl.stream(2))
-		return m != nil
-	})
-	return m[1]
-}
-
-// waitSize asks until the answer is want: resizes are applied asynchronously.
-func (s *ttySizer) waitSize(want string) {
-	s.cl.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for got := s.size(); got != want; got = s.size() {
-		if time.Now().After(deadline) {
-			s.cl.t.Fatalf("terminal size %q, want %q", got, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// TestCrioTerminal: -t the CRI-O way. A resize sent through ctl and input
-// sent through the attach socket before the runtime handed over the pty
-// master both reach it once it arrives; garbage on ctl and winsz is
-// rejected without harm; later resizes still apply.
-func TestCrioTerminal(t *testing.T) {
-	runtime, gate := gatedRuntime(t)
-	c := startCrio(t, crioOpts{Tty: true, Runtime: runtime,
-		Args: []string{"sh", "-c", `while read l; do echo "line=$l size=$(stty size)"; done; echo bye`}})
-	ctl, winsz := filepath.Join(c.Bundle, "ctl"), filepath.Join(c.Bundle, "winsz")
-	eventually(t, 10*time.Second, "ctl FIFO", func() bool { _, err := os.Stat(ctl); return err == nil })
-	writeFIFO(t, ctl, "1 30 100\n") // the runtime has not run: no pty master yet
-	cl := dialAttach(t, c.attachPath())
-	cl.send("early\n")
-	if err := os.WriteFile(gate, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c.created()
-	c.runc("start", c.ID)
-	cl.waitFor(2, "line=early size=")
-	sz := &ttySizer{cl: cl}
-	sz.waitSize("30 100")
-
-	writeFIFO(t, ctl, "garbage\n")
-	writeFIFO(t, ctl, strings.Repeat("x", 300)+"\n") // longer than conmon's buffer
-	writeFIFO(t, ctl, "3 1 1\n")                     // no such type
-	writeFIFO(t, winsz, "foo\n")
-	writeFIFO(t, winsz, "7\n")
-	writeFIFO(t, ctl, "1 40 120\n")
-	sz.waitSize("40 120")
-	if !alive(c.Daemon) {
-		t.Fatal("monitor died")
-	}
-	if !isRef { // 2.1.6 has no range check (§9, §14)
-		writeFIFO(t, ctl, "1 1001 1000\n")
-		writeFIFO(t, ctl, "1 -1 -1\n")
-		writeFIFO(t, winsz, "2000 2000\n")
-		if got := sz.size(); got != "40 120" {
-			t.Fatalf("terminal size %q after out-of-range requests, want it unchanged (40 120)", got)
-		}
-		writeFIFO(t, ctl, "1 1000 1000\n") // the bounds are inclusive
-		sz.waitSize("1000 1000")
-	}
-	cl.send("\x04") // ^D on an empty line: EOF for read
-	cl.waitFor(2, "bye\r\n")
-	cl.waitEOF()
-	c.waitExit("0")
-	out, errs := byStream(parseLog(t, c.LogPath))
-	if !strings.Contains(out, "line=early size=") || errs != "" {
-		t.Errorf("log: stdout %q, stderr %q; want the tty output as stdout", out, errs)
-	}
 }
