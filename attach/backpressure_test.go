@@ -1,0 +1,149 @@
+package attach
+
+import (
+	"bytes"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestStuckClientDroppedAfterStall: one client never reads while another
+// keeps up; Broadcast waits for the stuck one once, for StallTimeout, then
+// drops it; 100 MiB go out and the reading one receives every byte in order.
+func TestStuckClientDroppedAfterStall(t *testing.T) {
+	const total = 100 << 20
+	const chunk = 64 << 10
+	const stall = 300 * time.Millisecond
+	s, log := newServer(t, Options{StallTimeout: stall})
+	stuck := connect(t, s, s.opts.Bundle)
+	reader := connect(t, s, s.opts.Bundle)
+
+	var received atomic.Int64
+	readErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 65536)
+		off := 0
+		for off < total {
+			n, err := reader.Read(buf)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if buf[0] != StreamStdout || n > maxFrame || !bytes.Equal(buf[1:n], pattern(off, n-1)) {
+				readErr <- errBadData
+				return
+			}
+			off += n - 1
+			received.Store(int64(off))
+		}
+		readErr <- nil
+	}()
+
+	start := time.Now()
+	var slowest time.Duration
+	stalls := 0
+	for sent := 0; sent < total; sent += chunk {
+		t0 := time.Now()
+		s.Broadcast(StreamStdout, pattern(sent, chunk))
+		d := time.Since(t0)
+		slowest = max(slowest, d)
+		if d >= stall {
+			stalls++
+		}
+	}
+	if err := <-readErr; err != nil {
+		t.Fatalf("reading client: %v", err)
+	}
+	elapsed := time.Since(start)
+	t.Logf("100 MiB in %v, slowest Broadcast %v", elapsed, slowest)
+	if stalls != 1 || elapsed > 20*time.Second {
+		t.Fatalf("%d Broadcasts waited the stall bound (want 1); total %v", stalls, elapsed)
+	}
+	if s.numClients() != 1 || log.count("took no output for 300ms") != 1 {
+		t.Fatalf("stuck client not dropped: %d clients, warnings %q", s.numClients(), log.warnings())
+	}
+	// The stuck client gets what its socket already held, then EOF.
+	if n := expectEOF(t, stuck); n == 0 || n > DefaultQueueLimit+(1<<20) {
+		t.Fatalf("stuck client saw %d bytes before EOF", n)
+	}
+}
+
+// TestSlowClientGetsEverything: a client that pauses, for less than the
+// stall bound each time, is waited for (conmon's blocking writes) and loses
+// nothing, however far it falls behind the producer.
+func TestSlowClientGetsEverything(t *testing.T) {
+	const total = 8 << 20
+	s, log := newServer(t, Options{QueueLimit: minQueueLimit, StallTimeout: 2 * time.Second})
+	c := connect(t, s, s.opts.Bundle)
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 65536)
+		off, next := 0, 1<<20
+		for off < total {
+			if off >= next { // a consumer that stops now and then
+				time.Sleep(200 * time.Millisecond)
+				next += 1 << 20
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, err := c.Read(buf)
+			if err != nil {
+				done <- err
+				return
+			}
+			if !bytes.Equal(buf[1:n], pattern(off, n-1)) {
+				done <- errBadData
+				return
+			}
+			off += n - 1
+		}
+		done <- nil
+	}()
+	for sent := 0; sent < total; sent += 8192 {
+		s.Broadcast(StreamStdout, pattern(sent, 8192))
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("slow client: %v", err)
+	}
+	if s.numClients() != 1 || len(log.warnings()) != 0 {
+		t.Fatalf("slow client dropped: %d clients, warnings %q", s.numClients(), log.warnings())
+	}
+}
+
+// TestExitingBoundsTheStall: once the container has exited, a stuck client
+// holds the data path for FlushTimeout only.
+func TestExitingBoundsTheStall(t *testing.T) {
+	var exiting atomic.Bool
+	s, log := newServer(t, Options{StallTimeout: time.Hour, FlushTimeout: 200 * time.Millisecond,
+		Exiting: exiting.Load})
+	connect(t, s, s.opts.Bundle)
+	s.Broadcast(StreamStdout, pattern(0, 512<<10)) // queued: no wait
+	exiting.Store(true)
+	for sent := 0; sent < 4<<20; sent += 8192 {
+		s.Broadcast(StreamStdout, pattern(sent, 8192))
+	}
+	if s.numClients() != 0 || log.count("took no output for 200ms") != 1 {
+		t.Fatalf("stuck client not dropped after FlushTimeout: %d clients, %q", s.numClients(), log.warnings())
+	}
+}
+
+var errBadData = bytesError("output reordered, lost or oversized")
+
+type bytesError string
+
+func (e bytesError) Error() string { return string(e) }
+
+func TestStuckClientAloneFinishesQuickly(t *testing.T) {
+	s, log := newServer(t, Options{StallTimeout: 100 * time.Millisecond})
+	connect(t, s, s.opts.Bundle)
+	chunk := pattern(0, 64<<10)
+	start := time.Now()
+	for sent := 0; sent < 100<<20; sent += len(chunk) {
+		s.Broadcast(StreamStdout, chunk)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("100 MiB to a stuck client took %v", d)
+	}
+	if s.numClients() != 0 || log.count("disconnecting it") != 1 {
+		t.Fatalf("stuck client not dropped exactly once: %d left, %q", s.numClients(), log.warnings())
+	}
+}
