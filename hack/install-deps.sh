@@ -12,6 +12,7 @@ declare -A want=(
 	[jq]=jq                             # hack/make-bundle.sh edits config.json
 	[tmux]=tmux                         # terminal (-t) scenarios
 	[uidmap]=newuidmap                  # rootless podman (a Recommends of podman, not pulled in here)
+	[catatonit]=catatonit               # rootless podman's pause process here (also a Recommends)
 	[systemd]=/lib/systemd/systemd-journald   # journald + journalctl for the journald driver
 	[psmisc]=fuser                      # fuser/pstree/killall for debugging
 	[make]=make
