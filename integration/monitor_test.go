@@ -31,6 +31,9 @@ type monOpts struct {
 	Umask    string     // start the monitor under this umask (e.g. "077")
 	NoConfig bool       // leave config.json out of the bundle: runtime create fails
 	Hold     bool       // do not write the start byte yet (see sendStart)
+	// Wrap runs the monitor through this command, which must exec its
+	// arguments (the monitor's path and argv), e.g. a namespace wrapper.
+	Wrap []string
 	// LogArgs replaces the default "-l k8s-file:<bundle>/ctr.log" when non-nil.
 	LogArgs []string
 	// Stdout/Stderr, when set, are the monitor's own stdout/stderr instead of
@@ -158,6 +161,8 @@ func startMon(t *testing.T, o monOpts) *monRun {
 
 	if o.Umask != "" {
 		r.cmd = exec.Command("/bin/sh", append([]string{"-c", "umask " + o.Umask + ` && exec "$0" "$@"`, shimBin}, args...)...)
+	} else if len(o.Wrap) > 0 {
+		r.cmd = exec.Command(o.Wrap[0], append(append(o.Wrap[1:len(o.Wrap):len(o.Wrap)], shimBin), args...)...)
 	} else {
 		r.cmd = exec.Command(shimBin, args...)
 	}

@@ -123,13 +123,24 @@ func (f *K8sLog) shiftBackups() error {
 	return nil
 }
 
-// checkPath is step 1: no "../" or "/.." in the path as given; an existing
-// path must not be a symlink; for a missing one the parent directory must
-// not be world-writable, must belong to root or to us, and must lie in one
-// of the allowlisted directories when any are configured.
+// checkPath is step 1: no "../" or "/.." in the path as given; the
+// directory the log really is in (symlinks resolved) must lie in one of the
+// --log-allowlist-dir directories when any are given; an existing path must
+// not be a symlink; for a missing one the parent directory must not be
+// world-writable and must belong to root or to us.
+//
+// conmon HEAD consults the allowlist only for a path that does not exist,
+// and such a path then fails step 3 anyway, so there it never refuses
+// anything. Here it applies to every rotation: with an allowlist, files
+// outside the allowed directories, however a symlink leads there, are
+// never renamed.
 func (f *K8sLog) checkPath() error {
 	if strings.Contains(f.path, "../") || strings.Contains(f.path, "/..") {
 		return fmt.Errorf("path contains '..': %w", errSkipped)
+	}
+	dir := filepath.Dir(f.abs)
+	if len(f.opts.AllowlistDirs) > 0 && !inAllowlist(dir, f.opts.AllowlistDirs) {
+		return fmt.Errorf("%s is not in an allowed directory (--log-allowlist-dir): %w", dir, errSkipped)
 	}
 	var st unix.Stat_t
 	err := unix.Lstat(f.abs, &st)
@@ -142,7 +153,7 @@ func (f *K8sLog) checkPath() error {
 	if err != unix.ENOENT {
 		return fmt.Errorf("lstat: %w", err)
 	}
-	return f.checkParent(filepath.Dir(f.abs))
+	return f.checkParent(dir)
 }
 
 func (f *K8sLog) checkParent(dir string) error {
@@ -155,9 +166,6 @@ func (f *K8sLog) checkParent(dir string) error {
 	}
 	if st.Uid != 0 && int(st.Uid) != os.Getuid() && int(st.Uid) != os.Geteuid() {
 		return fmt.Errorf("%s is owned by uid %d: %w", dir, st.Uid, errSkipped)
-	}
-	if len(f.opts.AllowlistDirs) > 0 && !inAllowlist(dir, f.opts.AllowlistDirs) {
-		return fmt.Errorf("%s is not in an allowed directory: %w", dir, errSkipped)
 	}
 	return nil
 }

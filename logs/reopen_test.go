@@ -194,6 +194,47 @@ func TestRotateSafetyChecks(t *testing.T) {
 			t.Fatalf("Reopen = %v, want skipped", err)
 		}
 	})
+	t.Run("existing file outside allowlist", func(t *testing.T) {
+		f, p := openTestLog(t, FileOptions{Rotate: true, AllowlistDirs: []string{t.TempDir()}})
+		if err := f.Reopen(); !errors.Is(err, errSkipped) {
+			t.Fatalf("Reopen = %v, want skipped", err)
+		}
+		if _, err := os.Stat(p + ".1"); !os.IsNotExist(err) {
+			t.Fatalf("rotated anyway: %v", err)
+		}
+	})
+	t.Run("symlinked directory escaping the allowlist", func(t *testing.T) {
+		allowed, outside := t.TempDir(), t.TempDir()
+		os.Symlink(outside, filepath.Join(allowed, "escape"))
+		f, err := OpenK8sLog(filepath.Join(allowed, "escape", "ctr.log"), FileOptions{Rotate: true, AllowlistDirs: []string{allowed}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Reopen(); !errors.Is(err, errSkipped) {
+			t.Fatalf("Reopen = %v, want skipped", err)
+		}
+		if _, err := os.Stat(filepath.Join(outside, "ctr.log.1")); !os.IsNotExist(err) {
+			t.Fatalf("rotated outside the allowlist: %v", err)
+		}
+	})
+	t.Run("inside allowlist, also through a symlinked allowed dir", func(t *testing.T) {
+		base := t.TempDir()
+		real := filepath.Join(base, "real")
+		os.Mkdir(real, 0o755)
+		os.Symlink(real, filepath.Join(base, "alias"))
+		f, err := OpenK8sLog(filepath.Join(real, "ctr.log"), FileOptions{Rotate: true, AllowlistDirs: []string{filepath.Join(base, "alias")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Reopen(); err != nil {
+			t.Fatalf("Reopen = %v, want a rotation", err)
+		}
+		if _, err := os.Stat(filepath.Join(real, "ctr.log.1")); err != nil {
+			t.Fatalf("no backup: %v", err)
+		}
+	})
 	t.Run("missing path in world-writable dir", func(t *testing.T) {
 		f, p := openTestLog(t, FileOptions{Rotate: true})
 		os.Chmod(filepath.Dir(p), 0o777)

@@ -64,8 +64,20 @@ type Writer struct {
 	drivers Drivers
 	file    *K8sLog
 	journal *Journal
-	failing [2]bool // k8s-file, journald: the last write failed
+	failing [2]failure // k8s-file, journald
 }
+
+// failure is a driver's run of failed writes, reported when it starts.
+type failure struct {
+	active bool
+	last   time.Time // time of the latest failed write
+}
+
+// failQuiet is how long a driver must go without failing before a new
+// failure counts as a new run. A disk that is full flips between failing
+// and working at page granularity (a small write still fits in the file's
+// last page), so "a write worked" alone does not end the run.
+const failQuiet = 30 * time.Second
 
 // New opens the k8s-file (when configured; its error text is conmon's
 // "Failed to open log file <strerror>") and sets up the journald socket.
@@ -113,9 +125,9 @@ func (w *Writer) File() *K8sLog { return w.file }
 // Write logs one read chunk to every driver, with a single timestamp for
 // the whole chunk. A driver's error (a full disk, a missing journal) is
 // returned when the driver starts failing, for the caller to warn about
-// once: while it keeps failing its errors are only counted (Counts), and
-// after a write that works again the next failure is returned anew. Every
-// driver keeps accepting later chunks.
+// once: while it keeps failing its errors are only counted (Counts). Once
+// it has worked again with no failure for failQuiet, the next failure is
+// returned anew. Every driver keeps accepting later chunks.
 func (w *Writer) Write(s Stream, p []byte) error {
 	if len(p) == 0 {
 		return nil
@@ -131,17 +143,23 @@ func (w *Writer) writeAt(s Stream, p []byte, ts time.Time) error {
 	if w.journal != nil {
 		jerr = w.journal.Write(s, p)
 	}
-	return errors.Join(w.onset(0, ferr), w.onset(1, jerr))
+	return errors.Join(w.failing[0].onset(ferr, ts), w.failing[1].onset(jerr, ts))
 }
 
-// onset passes on err only when driver i was working until now.
-func (w *Writer) onset(i int, err error) error {
-	was := w.failing[i]
-	w.failing[i] = err != nil
-	if was {
+// onset passes on err when it starts a run of failures, and records it.
+func (f *failure) onset(err error, now time.Time) error {
+	if err == nil {
+		if f.active && now.Sub(f.last) >= failQuiet {
+			f.active = false
+		}
 		return nil
 	}
-	return err
+	start := !f.active
+	f.active, f.last = true, now
+	if start {
+		return err
+	}
+	return nil
 }
 
 // Reopen handles ctl message type 2: truncate or rotate the k8s-file

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -111,11 +112,14 @@ func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
 	}
 }
 
-// TestWriterReportsEachFailureOnset: a driver that recovers and fails again
-// is reported again; one driver failing does not hide the other's failure.
+// TestWriterReportsEachFailureOnset: one driver failing does not hide the
+// other's failure; a failure run survives writes that work in between (a
+// full disk where a small entry still fits) and ends only after failQuiet
+// without failures, after which a failure is reported again.
 func TestWriterReportsEachFailureOnset(t *testing.T) {
 	w, p := journalDownWriter(t)
-	if err := w.Write(Stdout, []byte("a\n")); !errors.Is(err, unix.ENOENT) {
+	at := func(sec int) time.Time { return ts1.Add(time.Duration(sec) * time.Second) }
+	if err := w.writeAt(Stdout, []byte("a\n"), at(0)); !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("journald down: %v", err)
 	}
 	good := w.file.fd
@@ -123,25 +127,33 @@ func TestWriterReportsEachFailureOnset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.file.fd = full // the disk fills up
-	if err := w.Write(Stdout, []byte("b\n")); !errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.ENOENT) {
-		t.Fatalf("disk full while journald is down: %v, want ENOSPC alone", err)
+	defer unix.Close(full)
+	steps := []struct {
+		sec    int
+		full   bool
+		report bool // ENOSPC returned
+	}{
+		{1, true, true},    // the disk fills up while journald is down
+		{2, true, false},   // still full
+		{3, false, false},  // a small entry fits
+		{4, true, false},   // full again within the same run
+		{30, false, false}, // space again, 26 s after the last failure
+		{35, false, false}, // 31 s: the run is over
+		{36, true, true},   // a new run
 	}
-	if err := w.Write(Stdout, []byte("c\n")); err != nil {
-		t.Fatalf("still full: %v, want nothing new", err)
-	}
-	w.file.fd = good // space again
-	if err := w.Write(Stdout, []byte("d\n")); err != nil {
-		t.Fatalf("recovered: %v", err)
-	}
-	w.file.fd = full
-	if err := w.Write(Stdout, []byte("e\n")); !errors.Is(err, unix.ENOSPC) {
-		t.Fatalf("full again: %v, want it reported again", err)
+	for _, s := range steps {
+		w.file.fd = good
+		if s.full {
+			w.file.fd = full
+		}
+		err := w.writeAt(Stdout, []byte("x\n"), at(s.sec))
+		if got := errors.Is(err, unix.ENOSPC); got != s.report || errors.Is(err, unix.ENOENT) {
+			t.Fatalf("at %ds (full %v): error %v, want ENOSPC reported: %v, and no journald error", s.sec, s.full, err, s.report)
+		}
 	}
 	w.file.fd = good
-	unix.Close(full)
-	if got := contents(t, p); len(got) != 2 {
-		t.Fatalf("file has %d entries, want a and d", len(got))
+	if got := contents(t, p); len(got) != 4 {
+		t.Fatalf("file has %d entries, want 4", len(got))
 	}
 }
 
