@@ -39,13 +39,19 @@ func (c *client) progressed() {
 
 // waitRoom pushes p to c, whose queue is full, once the writer has made
 // room; it drops c if the writer completes no write for the stall bound.
+// The bound counts from when the write in flight began, so several stuck
+// clients hold the data path for one bound together, not one each.
 func (s *Server) waitRoom(c *client, stream byte, p []byte) {
 	limit := s.opts.StallTimeout
 	if s.opts.Exiting != nil && s.opts.Exiting() {
 		limit = s.opts.FlushTimeout
 	}
 	c.signal() // the writer drains whatever made the queue full
-	timer := time.NewTimer(limit)
+	first := limit
+	if ws := c.writeStart.Load(); ws != 0 {
+		first = max(limit-time.Since(time.Unix(0, ws)), 0)
+	}
+	timer := time.NewTimer(first)
 	defer timer.Stop()
 	seen := c.writes.Load()
 	for {

@@ -33,9 +33,11 @@ type client struct {
 	closeOnce sync.Once
 
 	// Back-pressure (backpressure.go): writes counts completed datagram
-	// writes, progress (cap 1) wakes a Broadcast waiting for room.
-	writes   atomic.Uint64
-	progress chan struct{}
+	// writes, progress (cap 1) wakes a Broadcast waiting for room, and
+	// writeStart is when the write in flight began (Unix ns, 0 if none).
+	writes     atomic.Uint64
+	writeStart atomic.Int64
+	progress   chan struct{}
 }
 
 func newClient(s *Server, nfd int) (*client, error) {
@@ -121,7 +123,10 @@ func (c *client) flush() error {
 		if c.finishing.Load() {
 			_ = c.f.SetWriteDeadline(time.Now().Add(c.srv.opts.FlushTimeout))
 		}
-		if _, err := c.f.Write((*bp)[:n]); err != nil {
+		c.writeStart.Store(time.Now().UnixNano())
+		_, err := c.f.Write((*bp)[:n])
+		c.writeStart.Store(0)
+		if err != nil {
 			return err
 		}
 		c.q.data.add(1 - n)
