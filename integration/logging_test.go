@@ -269,16 +269,22 @@ func (r *syslogRecords) count(s string) int {
 // last), as in the contract's examples (§10.3, §10.5).
 var tenLines = []string{"sh", "-c", "i=1; while [ $i -le 10 ]; do echo line $i; i=$((i+1)); done"}
 
-// logHolds checks the entries of a k8s-file, without timestamps.
-func logHolds(t *testing.T, path string, want ...string) {
+// logIs checks the entries of a k8s-file in short()'s form ("stdout F x\n").
+func logIs(t *testing.T, path string, want ...string) {
+	t.Helper()
+	if got := short(parseLog(t, path)); strings.Join(got, "") != strings.Join(want, "") {
+		t.Errorf("%s holds %q, want %q", filepath.Base(path), got, want)
+	}
+}
+
+// logHolds checks that a k8s-file holds exactly these whole stdout lines.
+func logHolds(t *testing.T, path string, lines ...string) {
 	t.Helper()
 	var w []string
-	for _, s := range want {
+	for _, s := range lines {
 		w = append(w, "stdout F "+s+"\n")
 	}
-	if got := short(parseLog(t, path)); strings.Join(got, "") != strings.Join(w, "") {
-		t.Errorf("%s holds %q, want %q", filepath.Base(path), got, w)
-	}
+	logIs(t, path, w...)
 }
 
 func TestLoggingRotateMaxFiles(t *testing.T) {

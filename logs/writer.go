@@ -175,12 +175,13 @@ func (w *Writer) Reopen() error {
 	return err
 }
 
-// Flush sends journald's held partial lines (k8s-file holds nothing).
+// Flush sends journald's held partial lines (k8s-file holds nothing). A
+// failure is reported like Write's: not again during a run of failures.
 func (w *Writer) Flush() error {
 	if w.journal == nil {
 		return nil
 	}
-	return w.journal.Flush()
+	return w.failing[1].onset(w.journal.Flush(), time.Now())
 }
 
 // Sync fsyncs the k8s-file.
@@ -192,11 +193,12 @@ func (w *Writer) Sync() error {
 }
 
 // Close flushes held partial lines, fsyncs the k8s-file when sync is set
-// (i.e. unless --no-sync-log), and closes everything.
+// (i.e. unless --no-sync-log), and closes everything. The flush's failure
+// is reported as Flush's is.
 func (w *Writer) Close(sync bool) error {
 	var errs []error
 	if w.journal != nil {
-		errs = append(errs, w.journal.Close())
+		errs = append(errs, w.failing[1].onset(w.journal.Close(), time.Now()))
 	}
 	if w.file != nil {
 		if sync {

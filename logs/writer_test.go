@@ -110,6 +110,13 @@ func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
 	if _, j := w.Counts(); j.Errors.Load() != 3 {
 		t.Fatalf("journald errors counted %d, want 3", j.Errors.Load())
 	}
+	// Nor when the held partial line cannot be flushed at the end.
+	if err := w.Write(Stdout, []byte("partial")); err != nil {
+		t.Fatalf("held partial: %v", err)
+	}
+	if err := w.Close(false); err != nil {
+		t.Fatalf("Close during the failure run: %v", err)
+	}
 }
 
 // TestWriterReportsEachFailureOnset: one driver failing does not hide the
