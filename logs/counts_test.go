@@ -9,7 +9,7 @@ import (
 
 // snapshot copies Counts into plain numbers for comparison.
 type countsSnap struct {
-	Bytes, Lines, Partial                          [2]uint64
+	Bytes, Lines, Partial                           [2]uint64
 	Limit, NoSpace, Err, Errors, Rotations, Reopens uint64
 }
 

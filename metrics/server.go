@@ -153,8 +153,10 @@ func (s *server) serve(nfd int) {
 		defer func() { <-s.slots }()
 		conn := os.NewFile(uintptr(nfd), "metrics client")
 		defer conn.Close()
+		body := s.render(make([]byte, 0, 8<<10))
+		// The deadline bounds the client, so it starts once the text is ready.
 		_ = conn.SetWriteDeadline(time.Now().Add(s.timeout))
-		_, _ = conn.Write(s.render(make([]byte, 0, 8<<10)))
+		_, _ = conn.Write(body)
 	}()
 }
 
