@@ -80,7 +80,7 @@ func BenchmarkJournalWrite(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	unix.Sendto(j.fd, []byte("STOP"), 0, &j.addr)
+	unix.Sendto(j.conn.fd, []byte("STOP"), 0, &j.conn.addr)
 	<-done
 	j.Close()
 }

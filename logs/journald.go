@@ -39,14 +39,12 @@ type JournalOptions struct {
 	NoPartialMessage bool     // --no-container-partial-message
 }
 
-// Journal sends one native-protocol datagram per entry to journald. Like
-// sd_journal_sendv it uses an unconnected socket and names the address on
-// every send, so a restarted journald is picked up without reconnecting.
-// Sends block while journald's queue is full, as conmon's do: output is
-// never dropped for speed. Not safe for concurrent use.
+// Journal sends one native-protocol datagram per entry to journald (see
+// journalConn for the socket). Sends wait while journald's queue is full,
+// as conmon's do: output is never dropped for speed. Not safe for
+// concurrent use.
 type Journal struct {
-	fd      int
-	addr    unix.SockaddrUnix
+	conn    *journalConn
 	fields  [2][]byte // CONTAINER_ID_FULL … SYSLOG_IDENTIFIER, per stream
 	partial []byte    // CONTAINER_PARTIAL_MESSAGE=true, or nil if disabled
 	labels  []byte
@@ -64,13 +62,11 @@ func NewJournal(o JournalOptions) (*Journal, error) {
 	if path == "" {
 		path = DefaultJournalSocket
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	conn, err := newJournalConn(path)
 	if err != nil {
 		return nil, fmt.Errorf("journald socket %s: %w", path, err)
 	}
-	// Best effort, as in sd_journal_sendv: the kernel caps it at wmem_max.
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBufSize)
-	j := &Journal{fd: fd, addr: unix.SockaddrUnix{Name: path}}
+	j := &Journal{conn: conn}
 	j.fields[0] = journalFields(o, "6")
 	j.fields[1] = journalFields(o, "3")
 	if !o.NoPartialMessage {
@@ -193,18 +189,17 @@ func (j *Journal) Flush() error {
 
 // Close flushes held partial lines and closes the socket.
 func (j *Journal) Close() error {
-	if j.fd < 0 {
+	if j.conn.fd < 0 {
 		return nil
 	}
 	err := j.Flush()
-	unix.Close(j.fd)
-	j.fd = -1
+	j.conn.close()
 	return err
 }
 
 // send builds and sends one entry whose MESSAGE is a followed by c.
 func (j *Journal) send(stream int, a, c []byte, partial bool) error {
-	if j.fd < 0 {
+	if j.conn.fd < 0 {
 		return &textError{msg: "sd_journal_sendv: " + strerror.Text(unix.EBADF), err: os.ErrClosed}
 	}
 	b := appendMessage(j.buf[:0], a, c)
@@ -228,16 +223,11 @@ func (j *Journal) send(stream int, a, c []byte, partial bool) error {
 // sendDatagram sends b as one datagram, falling back like sd_journal_sendv
 // to a sealed memfd passed with SCM_RIGHTS when b is too big for a datagram.
 func (j *Journal) sendDatagram(b []byte) error {
-	for {
-		err := unix.Sendto(j.fd, b, 0, &j.addr)
-		switch err {
-		case unix.EINTR:
-			continue
-		case unix.EMSGSIZE, unix.ENOBUFS:
-			return j.sendMemfd(b)
-		}
-		return err
+	err := j.conn.send(b)
+	if err == unix.EMSGSIZE || err == unix.ENOBUFS {
+		return j.sendMemfd(b)
 	}
+	return err
 }
 
 // sendMemfd writes b into a memfd, seals it so journald can trust its size
@@ -262,12 +252,7 @@ func (j *Journal) sendMemfd(b []byte) error {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		return err
 	}
-	for {
-		err = unix.Sendmsg(j.fd, nil, unix.UnixRights(fd), &j.addr, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	err = j.conn.sendRights(unix.UnixRights(fd))
 	if err == nil {
 		j.memfdSends++
 	}

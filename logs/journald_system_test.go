@@ -132,7 +132,7 @@ func TestJournaldReal(t *testing.T) {
 	}
 	// Force the memfd path for the big entry: the smallest send buffer the
 	// kernel grants (about 4.5 KiB) is below one 8 KiB piece.
-	if err := unix.SetsockoptInt(w.journal.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1024); err != nil {
+	if err := unix.SetsockoptInt(w.journal.conn.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1024); err != nil {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("B", maxContent-1) + "\n"

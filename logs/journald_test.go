@@ -310,7 +310,7 @@ func TestJournalMemfd(t *testing.T) {
 	j := newTestJournal(t, s, JournalOptions{})
 	// The smallest send buffer the kernel grants (about 4.5 KiB) is below
 	// one 8 KiB piece, the largest MESSAGE the driver sends.
-	if err := unix.SetsockoptInt(j.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1024); err != nil {
+	if err := unix.SetsockoptInt(j.conn.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1024); err != nil {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("m", maxContent-1) + "\n"
@@ -381,7 +381,7 @@ func TestJournalZeroAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	unix.Sendto(j.fd, []byte("STOP"), 0, &j.addr)
+	unix.Sendto(j.conn.fd, []byte("STOP"), 0, &j.conn.addr)
 	<-done
 	if allocs != 0 {
 		t.Fatalf("%v allocations per Write, want 0", allocs)

@@ -1,0 +1,77 @@
+package logs
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestJournalWaitsForQueue: more entries than journald's receive queue
+// holds (net.unix.max_dgram_qlen) are sent while nobody reads; the sender
+// waits (in sendWait steps, letting other goroutines run), and once the
+// reader reads every entry arrives, in order.
+func TestJournalWaitsForQueue(t *testing.T) {
+	s := newFakeJournal(t)
+	j := newTestJournal(t, s, JournalOptions{})
+	qlen := 512
+	if b, err := os.ReadFile("/proc/sys/net/unix/max_dgram_qlen"); err == nil {
+		if n, err := strconv.Atoi(string(b[:len(b)-1])); err == nil {
+			qlen = n
+		}
+	}
+	n := 3*qlen + 10
+	done := make(chan error, 1)
+	// Nobody reads until the sender has waited out at least one sendWait.
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := j.Write(Stdout, []byte(strconv.Itoa(i)+"\n")); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for deadline := time.Now().Add(10 * time.Second); j.conn.retries.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sender never found the queue full")
+		}
+	}
+	for i := 0; i < n; i++ {
+		if fs := s.entry(t); fs[0].value != strconv.Itoa(i)+"\n" {
+			t.Fatalf("entry %d is %q", i, fs[0].value)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJournalReconnects: a restarted journald has a new socket at the same
+// path; the next entry reaches it.
+func TestJournalReconnects(t *testing.T) {
+	s := &fakeJournal{path: filepath.Join(t.TempDir(), "socket")}
+	old, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(old, &unix.SockaddrUnix{Name: s.path}); err != nil {
+		t.Fatal(err)
+	}
+	j := newTestJournal(t, s, JournalOptions{})
+	if err := j.Write(Stdout, []byte("before\n")); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(old) // journald goes away...
+	os.Remove(s.path)
+	s.listen(t) // ...and comes back
+	if err := j.Write(Stdout, []byte("after\n")); err != nil {
+		t.Fatalf("write after the restart: %v", err)
+	}
+	if fs := s.entry(t); fs[0].value != "after\n" {
+		t.Fatalf("got %q", fs[0].value)
+	}
+}
