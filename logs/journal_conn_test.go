@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,5 +74,36 @@ func TestJournalReconnects(t *testing.T) {
 	}
 	if fs := s.entry(t); fs[0].value != "after\n" {
 		t.Fatalf("got %q", fs[0].value)
+	}
+}
+
+// TestJournalNoFdLeak: sends, memfd sends and Close leave no fd behind.
+func TestJournalNoFdLeak(t *testing.T) {
+	s := newFakeJournal(t)
+	before := countFds(t)
+	j, err := NewJournal(JournalOptions{Socket: s.path, ContainerID: testCID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetsockoptInt(j.conn.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1024); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := j.Write(Stdout, []byte("small\n")); err != nil {
+			t.Fatal(err)
+		}
+		s.entry(t)
+		if err := j.Write(Stdout, append(bytes.Repeat([]byte{'m'}, maxContent-1), '\n')); err != nil {
+			t.Fatal(err)
+		}
+		if _, viaMemfd := s.recv(t); !viaMemfd {
+			t.Fatal("big entry did not go through a memfd")
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := countFds(t); after != before {
+		t.Fatalf("fds before %d, after %d", before, after)
 	}
 }
