@@ -25,7 +25,7 @@ INTEGRATION_FLAGS ?= -v
 BENCH_N ?= 30
 
 .PHONY: all build deps image test test-unit test-integration vet install uninstall \
-	demo bench bench-start bench-mem rootfs clean clean-store
+	demo bench bench-start bench-mem bench-logs rootfs clean clean-store
 
 all: build
 
@@ -78,6 +78,10 @@ bench-start: build
 
 bench-mem: build
 	SHIM_BIN=$(CURDIR)/$(BIN) hack/bench-mem.sh $(BENCH_N)
+
+# The log path (a few minutes; not part of `make bench`).
+bench-logs: build
+	SHIM_BIN=$(CURDIR)/$(BIN) hack/bench-logs.sh
 
 clean:
 	rm -rf bin build
