@@ -27,6 +27,7 @@ const sendWait = 10 * time.Millisecond
 // goroutines (signals, attach input, ctl) and sends again.
 type journalConn struct {
 	fd      int
+	bounded bool              // SO_SNDTIMEO is set: raw sends; else ordinary ones
 	addr    unix.SockaddrUnix // for the memfd path (sendmsg)
 	raw     unix.RawSockaddrUnix
 	rawLen  uintptr
@@ -41,11 +42,8 @@ func newJournalConn(path string) (*journalConn, error) {
 	// Best effort, as in sd_journal_sendv: the kernel caps it at wmem_max.
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBufSize)
 	tv := unix.NsecToTimeval(int64(sendWait))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	c := &journalConn{fd: fd, addr: unix.SockaddrUnix{Name: path}}
+	bounded := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) == nil
+	c := &journalConn{fd: fd, bounded: bounded, addr: unix.SockaddrUnix{Name: path}}
 	c.raw.Family = unix.AF_UNIX
 	n := copy(unsafe.Slice((*byte)(unsafe.Pointer(&c.raw.Path[0])), len(c.raw.Path)-1), path)
 	c.rawLen = uintptr(unsafe.Offsetof(c.raw.Path) + uintptr(n) + 1)
@@ -62,8 +60,14 @@ func (c *journalConn) send(msg []byte) error {
 		p = unsafe.Pointer(&msg[0])
 	}
 	for {
-		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(p), uintptr(len(msg)),
-			0, uintptr(unsafe.Pointer(&c.raw)), c.rawLen)
+		var e unix.Errno
+		if c.bounded {
+			_, _, e = unix.RawSyscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(p), uintptr(len(msg)),
+				0, uintptr(unsafe.Pointer(&c.raw)), c.rawLen)
+		} else { // an unbounded wait must not hold the P
+			_, _, e = unix.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(p), uintptr(len(msg)),
+				0, uintptr(unsafe.Pointer(&c.raw)), c.rawLen)
+		}
 		if e == unix.EAGAIN || e == unix.EINTR {
 			c.retries.Add(1)
 			runtime.Gosched()

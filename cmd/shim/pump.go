@@ -89,11 +89,16 @@ func (p *pump) run(sink func(logs.Stream, []byte)) {
 	if err != nil {
 		return
 	}
+	raw := false
+	_ = rc.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		raw = err == nil && fl&unix.O_NONBLOCK != 0
+	})
 	buf := make([]byte, readSize)
 	for {
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
-			rerr = p.readAvailable(int(fd), buf, sink)
+			rerr = p.readAvailable(int(fd), raw, buf, sink)
 			return rerr != unix.EAGAIN
 		})
 		if err == nil {
@@ -114,11 +119,18 @@ func (p *pump) run(sink func(logs.Stream, []byte)) {
 }
 
 // readAvailable reads fd until it is empty, at EOF, failing, or the pump
-// is stopped. The fd is non-blocking (the poller's), so the reads cannot
-// block and go out as raw syscalls: no scheduler hand-off per read.
-func (p *pump) readAvailable(fd int, buf []byte, sink func(logs.Stream, []byte)) error {
+// is stopped. With raw, the fd is non-blocking (the poller's: pipes, the
+// pty master), so a read cannot block and goes out as a raw syscall,
+// without the scheduler's bookkeeping; a blocking fd gets ordinary reads.
+func (p *pump) readAvailable(fd int, raw bool, buf []byte, sink func(logs.Stream, []byte)) error {
 	for {
-		r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		var r uintptr
+		var e unix.Errno
+		if raw {
+			r, _, e = unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		} else {
+			r, _, e = unix.Syscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		}
 		switch {
 		case e == unix.EINTR:
 			continue
