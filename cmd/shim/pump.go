@@ -69,8 +69,8 @@ func growPipe(f *os.File) {
 // accounting: CAP_SYS_RESOURCE, and no user namespace (whose capabilities
 // do not count for it).
 func mayGrowPipes() bool {
-	if m, err := os.ReadFile("/proc/self/uid_map"); err != nil || len(strings.Fields(string(m))) != 3 ||
-		strings.Join(strings.Fields(string(m)), " ") != "0 0 4294967295" {
+	m, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil || strings.Join(strings.Fields(string(m)), " ") != "0 0 4294967295" {
 		return false
 	}
 	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -95,12 +95,14 @@ func (p *pump) run(sink func(logs.Stream, []byte)) {
 		raw = err == nil && fl&unix.O_NONBLOCK != 0
 	})
 	buf := make([]byte, readSize)
+	var rerr error
+	read := func(fd uintptr) bool { // made once: no allocation per wake-up
+		rerr = p.readAvailable(int(fd), raw, buf, sink)
+		return rerr != unix.EAGAIN
+	}
 	for {
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			rerr = p.readAvailable(int(fd), raw, buf, sink)
-			return rerr != unix.EAGAIN
-		})
+		rerr = nil
+		err := rc.Read(read)
 		if err == nil {
 			err = rerr
 		}

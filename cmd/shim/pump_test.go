@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -137,4 +138,38 @@ func TestPumpStopsUnderLoad(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("pump did not stop while output kept coming")
 	}
+}
+
+// TestPumpNoAllocPerChunk: in steady state a chunk costs no allocation,
+// whether it arrives after the pump parked (a wake-up) or not.
+func TestPumpNoAllocPerChunk(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := make(chan struct{}, 1)
+	p := startPump(r, logs.Stdout, false, func(logs.Stream, []byte) { got <- struct{}{} })
+	line := []byte("a line of output\n")
+	round := func() {
+		if _, err := unix.Write(int(w.Fd()), line); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+	}
+	for i := 0; i < 100; i++ {
+		round()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 1000
+	for i := 0; i < n; i++ {
+		round()
+	}
+	runtime.ReadMemStats(&after)
+	if d := after.Mallocs - before.Mallocs; d > n/100 {
+		t.Errorf("%d allocations for %d chunks", d, n)
+	}
+	w.Close()
+	<-p.done
 }
