@@ -96,7 +96,7 @@ func (p *pump) run(sink func(logs.Stream, []byte)) {
 	})
 	buf := make([]byte, readSize)
 	var rerr error
-	read := func(fd uintptr) bool { // made once: no allocation per wake-up
+	read := func(fd uintptr) bool { // rc.Read calls it again after each wait in the poller
 		rerr = p.readAvailable(int(fd), raw, buf, sink)
 		return rerr != unix.EAGAIN
 	}
