@@ -310,3 +310,23 @@ func TestDirectPipeHolderNotAwaited(t *testing.T) {
 	}
 	waitGone(t, r.Daemon, 5*time.Second, "monitor while a child of the container still holds its stdout")
 }
+
+// A child that outlives the container and writes faster than the monitor
+// can log must not keep the monitor draining forever (§11.1 "Latency"): the
+// exit file comes within the drain bound. journald is the slow driver here
+// (a few MiB/s), so `yes` keeps the pipe from ever running empty.
+func TestDirectBusyWriterNotAwaited(t *testing.T) {
+	ensureJournald(t)
+	t0 := time.Now()
+	r := startMon(t, monOpts{NoPidNS: true, LogArgs: []string{"-l", "journald"},
+		Args: []string{"sh", "-c", "yes spam & echo writer $!; sleep 1"}}).run()
+	got := r.waitExit(30 * time.Second)
+	d := time.Since(t0)
+	if got != "0" {
+		t.Errorf("exit file %q, want \"0\"", got)
+	}
+	t.Logf("exit file written %v after the monitor started (the container lives 1 s)", d)
+	if d > 11*time.Second {
+		t.Errorf("exit file written %v after the container ended: the drain waited for a busy writer", d)
+	}
+}

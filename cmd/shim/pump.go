@@ -150,6 +150,9 @@ func (p *pump) readAvailable(fd int, raw bool, buf []byte, sink func(logs.Stream
 	}
 }
 
+// drainLimit bounds the exit-time drain of one stream.
+const drainLimit = time.Second
+
 // drain stops the pump and then reads whatever is left without waiting for
 // writers that are still alive (children of the container may hold the pipe).
 func (p *pump) drain(sink func(logs.Stream, []byte)) {
@@ -162,8 +165,11 @@ func (p *pump) drain(sink func(logs.Stream, []byte)) {
 		return
 	}
 	buf := make([]byte, readSize)
+	// A child that outlived the container may keep writing without pause;
+	// the exit files must not wait for it (§11.1 "Latency").
+	deadline := time.Now().Add(drainLimit)
 	_ = rc.Control(func(fd uintptr) {
-		for {
+		for time.Now().Before(deadline) {
 			n, err := unix.Read(int(fd), buf)
 			if n > 0 {
 				sink(p.stream, buf[:n])
