@@ -1,28 +1,12 @@
 package integration
 
 import (
-	"bufio"
-	"encoding/json"
-	"net"
-	"strings"
 	"testing"
-	"time"
 )
-
-// requireJournald fails unless a journald answers on its stream socket (a
-// socket file can outlive the daemon, so connect rather than stat).
-func requireJournald(t *testing.T) {
-	t.Helper()
-	c, err := net.DialTimeout("unix", "/run/systemd/journal/stdout", 2*time.Second)
-	if err != nil {
-		t.Fatalf("journald is not running (%v): start /lib/systemd/systemd-journald as .ci/run does (package systemd, hack/install-deps.sh)", err)
-	}
-	c.Close()
-}
 
 func TestPodmanJournald(t *testing.T) {
 	setupPodman(t)
-	requireJournald(t)
+	ensureJournald(t)
 	name := ctrName(t)
 	r := pm(t, "run", "--name", name, "--log-driver", "journald", testImage,
 		"sh", "-c", "echo hello; sleep 0.1; echo err >&2; sleep 0.1; printf part")
@@ -36,24 +20,9 @@ func TestPodmanJournald(t *testing.T) {
 		Message, Priority, Name, ShortID, Partial, Ident string
 	}
 	var got []entry
-	eventually(t, 10*time.Second, "3 journal entries for the container", func() bool {
-		out, _, code := runCmd(t, 30*time.Second, nil, "journalctl", "-o", "json", "--no-pager", "CONTAINER_ID_FULL="+id)
-		if code != 0 {
-			return false
-		}
-		got = got[:0]
-		sc := bufio.NewScanner(strings.NewReader(out))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			s := func(k string) string { v, _ := m[k].(string); return v }
-			got = append(got, entry{s("MESSAGE"), s("PRIORITY"), s("CONTAINER_NAME"), s("CONTAINER_ID"), s("CONTAINER_PARTIAL_MESSAGE"), s("SYSLOG_IDENTIFIER")})
-		}
-		return len(got) >= 3
-	})
+	for _, m := range journalEntries(t, id, 3) {
+		got = append(got, entry{m["MESSAGE"], m["PRIORITY"], m["CONTAINER_NAME"], m["CONTAINER_ID"], m["CONTAINER_PARTIAL_MESSAGE"], m["SYSLOG_IDENTIFIER"]})
+	}
 	want := []entry{
 		{"hello\n", "6", name, id[:12], "", name},
 		{"err\n", "3", name, id[:12], "", name},

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -236,7 +235,7 @@ func (u *rlUser) journalReadable(t *testing.T) (ok bool, why string) {
 // podman logs where a journal readable by the user exists.
 func TestRootlessJournald(t *testing.T) {
 	u := setupRootless(t)
-	requireJournald(t)
+	ensureJournald(t)
 	name := u.ctrName(t)
 	r := u.pm(t, "run", "--name", name, "--log-driver", "journald", testImage,
 		"sh", "-c", "echo hello; sleep 0.1; echo err >&2; sleep 0.1; printf part")
@@ -251,24 +250,9 @@ func TestRootlessJournald(t *testing.T) {
 		{"part", "6", "true", fmt.Sprint(u.uid)},
 	}
 	var got []entry
-	eventually(t, 10*time.Second, "3 journal entries for the container", func() bool {
-		out, _, code := runCmd(t, 30*time.Second, nil, "journalctl", "-o", "json", "--no-pager", "CONTAINER_ID_FULL="+id)
-		if code != 0 {
-			return false
-		}
-		got = got[:0]
-		sc := bufio.NewScanner(strings.NewReader(out))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			s := func(k string) string { v, _ := m[k].(string); return v }
-			got = append(got, entry{s("MESSAGE"), s("PRIORITY"), s("CONTAINER_PARTIAL_MESSAGE"), s("_UID")})
-		}
-		return len(got) >= len(want)
-	})
+	for _, m := range journalEntries(t, id, len(want)) {
+		got = append(got, entry{m["MESSAGE"], m["PRIORITY"], m["CONTAINER_PARTIAL_MESSAGE"], m["_UID"]})
+	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("journal entries %+v, want %+v (_UID: sent by the user's monitor)", got, want)
 	}
