@@ -33,6 +33,9 @@ type Launch struct {
 	Env  []string
 	Dir  string
 	// Files maps child fd numbers to parent fds; -1 leaves that number closed.
+	// Not so for 0-2: the launcher is a Go program, whose runtime opens
+	// /dev/null on a missing stdio fd before we run, and the program inherits
+	// that. Callers pass /dev/null explicitly.
 	Files []int
 
 	FixStdioMode     bool // fchmod fds 0-2 to 0777 unless they are /dev/null
