@@ -24,6 +24,9 @@ p run --rm "$IMAGE" echo hello from shim
 name=shim-demo-$$
 trap 'tpodman rm -f -t 0 "$name" >/dev/null 2>&1 || true' EXIT
 say hack/podman.sh --conmon ... run -d --name "$name" $IMAGE sh -c "'echo started; trap \"echo bye; exit 0\" TERM; sleep 1000 & wait'"
+# A binary just built is dirty in the page cache, and its mapped pages would
+# show as the monitor's Private_Dirty; write it back first.
+sync "$SHIM_BIN" 2>/dev/null || sync
 p run -d --name "$name" "$IMAGE" sh -c 'echo started; trap "echo bye; exit 0" TERM; sleep 1000 & wait' >/dev/null
 sleep 0.5
 
