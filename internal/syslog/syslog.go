@@ -22,6 +22,9 @@ const (
 // facilityUser is LOG_USER, glibc's default facility.
 const facilityUser = 1 << 3
 
+// sendTimeout bounds one send to the syslog socket.
+const sendTimeout = 100 * time.Millisecond
+
 // DefaultPath is glibc's _PATH_LOG.
 const DefaultPath = "/dev/log"
 
@@ -100,6 +103,11 @@ func (w *Writer) connect() error {
 		if err != nil {
 			return err
 		}
+		// A syslog daemon that stops reading (journald's queue holds only
+		// net.unix.max_dgram_qlen datagrams) must not stall the monitor,
+		// whose warnings can come from the log path: give up on a record
+		// rather than wait.
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &unix.Timeval{Usec: sendTimeout.Microseconds()})
 		err = unix.Connect(fd, addr)
 		if err == nil {
 			w.fd, w.stream = fd, typ == unix.SOCK_STREAM

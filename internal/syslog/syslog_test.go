@@ -124,3 +124,35 @@ func TestSendMissingSocketFails(t *testing.T) {
 		t.Fatal("send to a missing socket succeeded")
 	}
 }
+
+// A syslog daemon that stops reading must not hang the sender: once the
+// socket's queue is full, sends fail instead of blocking.
+func TestSendDoesNotBlockOnStuckDaemon(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() // never read from
+	w := New(path, "shimtest")
+	defer w.Close()
+	done := make(chan int)
+	go func() {
+		failed := 0
+		// Far more than a datagram queue holds; stop at the first refusal.
+		for i := 0; i < 1000 && failed == 0; i++ {
+			if w.Send(3, "stuck daemon") != nil {
+				failed++
+			}
+		}
+		done <- failed
+	}()
+	select {
+	case failed := <-done:
+		if failed == 0 {
+			t.Fatal("every send to a daemon that never reads succeeded: the queue never filled, the test proves nothing")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Send blocked on a syslog socket nobody reads")
+	}
+}
