@@ -3,13 +3,13 @@
 package exitcode
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"errors"
 	"math/rand/v2"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/strerror"
 )
 
 // WriteAtomic writes content to path so that no reader ever sees a

@@ -1,8 +1,6 @@
 package logs
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/strerror"
 )
 
 const (

@@ -1,14 +1,14 @@
 package logs
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"bytes"
 	"fmt"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/strerror"
 )
 
 const (

@@ -1,10 +1,10 @@
 package oci
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"io"
 	"os"
+
+	"github.com/shim-project/shim/internal/strerror"
 )
 
 // PidFileError is a failure to read the runtime's pidfile. Its text is

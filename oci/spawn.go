@@ -1,8 +1,6 @@
 package oci
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"fmt"
 	"os"
 	"strconv"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/strerror"
 )
 
 // launchEnv carries the launcher's settings from the monitor to the launcher

@@ -1,8 +1,6 @@
 package oci
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"errors"
 	"os"
 	"strconv"
@@ -12,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/strerror"
 )
 
 // Sync message keys (§5.1).

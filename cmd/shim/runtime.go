@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/internal/strerror"
 	"github.com/shim-project/shim/oci"
 )
 

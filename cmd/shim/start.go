@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/exitcode"
+	"github.com/shim-project/shim/internal/strerror"
 	"github.com/shim-project/shim/oci"
 )
 

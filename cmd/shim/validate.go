@@ -1,12 +1,12 @@
 package main
 
 import (
-	"github.com/shim-project/shim/internal/strerror"
-
 	"fmt"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/strerror"
 )
 
 // Pre-fork validation (contract §1.3). The rows run in exactly the
