@@ -123,9 +123,7 @@ func (m *mon) stopIO(res result) {
 	}
 	for _, p := range m.io.pumps {
 		if res.timedOut {
-			close(p.stop)
-			_ = p.f.SetReadDeadline(time.Unix(1, 0))
-			<-p.done
+			p.halt()
 			continue
 		}
 		p.drain(m.sink)
@@ -220,8 +218,5 @@ func (m *mon) runExitCommand() int {
 			break
 		}
 	}
-	if st := exitcode.Status(ws); st != 0 {
-		return st
-	}
-	return 0
+	return exitcode.Status(ws)
 }

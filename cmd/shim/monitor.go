@@ -35,7 +35,8 @@ type mon struct {
 
 	sync       *oci.SyncPipe
 	attachPipe *oci.SyncPipe
-	startFd    int // kept only with --exec-attach, for the runtime's second go byte
+	startFd    int   // kept only with --exec-attach, for the runtime's second go byte
+	engineFds  []int // the _OCI_* fds: never handed to the runtime
 
 	reaper *oci.Reaper
 	io     *stdio

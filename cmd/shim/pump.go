@@ -18,6 +18,8 @@ type pump struct {
 	f      *os.File
 	stream logs.Stream
 	tty    bool
+	buf    []byte // one read; the exit-time drain reuses it
+	raw    bool   // the fd is non-blocking: reads go out as raw syscalls
 	done   chan struct{}
 	stop   chan struct{}
 }
@@ -37,7 +39,8 @@ const (
 var errStopped = errors.New("pump stopped")
 
 func startPump(f *os.File, stream logs.Stream, tty bool, sink func(logs.Stream, []byte)) *pump {
-	p := &pump{f: f, stream: stream, tty: tty, done: make(chan struct{}), stop: make(chan struct{})}
+	p := &pump{f: f, stream: stream, tty: tty, buf: make([]byte, readSize),
+		done: make(chan struct{}), stop: make(chan struct{})}
 	if !tty {
 		growPipe(f)
 	}
@@ -89,15 +92,21 @@ func (p *pump) run(sink func(logs.Stream, []byte)) {
 	if err != nil {
 		return
 	}
-	raw := false
 	_ = rc.Control(func(fd uintptr) {
 		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
-		raw = err == nil && fl&unix.O_NONBLOCK != 0
+		p.raw = err == nil && fl&unix.O_NONBLOCK != 0
 	})
-	buf := make([]byte, readSize)
+	more := func() bool {
+		select {
+		case <-p.stop:
+			return false
+		default:
+			return true
+		}
+	}
 	var rerr error
 	read := func(fd uintptr) bool { // rc.Read calls it again after each wait in the poller
-		rerr = p.readAvailable(int(fd), raw, buf, sink)
+		rerr = p.readAvailable(int(fd), sink, more)
 		return rerr != unix.EAGAIN
 	}
 	for {
@@ -120,15 +129,16 @@ func (p *pump) run(sink func(logs.Stream, []byte)) {
 	}
 }
 
-// readAvailable reads fd until it is empty, at EOF, failing, or the pump
-// is stopped. With raw, the fd is non-blocking (the poller's: pipes, the
-// pty master), so a read cannot block and goes out as a raw syscall,
-// without the scheduler's bookkeeping; a blocking fd gets ordinary reads.
-func (p *pump) readAvailable(fd int, raw bool, buf []byte, sink func(logs.Stream, []byte)) error {
+// readAvailable reads fd until it is empty, at EOF, failing, or more says
+// stop. With p.raw, the fd is non-blocking (the poller's: pipes, the pty
+// master), so a read cannot block and goes out as a raw syscall, without the
+// scheduler's bookkeeping; a blocking fd gets ordinary reads.
+func (p *pump) readAvailable(fd int, sink func(logs.Stream, []byte), more func() bool) error {
+	buf := p.buf
 	for {
 		var r uintptr
 		var e unix.Errno
-		if raw {
+		if p.raw {
 			r, _, e = unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 		} else {
 			r, _, e = unix.Syscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
@@ -142,10 +152,8 @@ func (p *pump) readAvailable(fd int, raw bool, buf []byte, sink func(logs.Stream
 			return io.EOF
 		}
 		sink(p.stream, buf[:r])
-		select {
-		case <-p.stop:
+		if !more() {
 			return errStopped
-		default:
 		}
 	}
 }
@@ -153,33 +161,31 @@ func (p *pump) readAvailable(fd int, raw bool, buf []byte, sink func(logs.Stream
 // drainLimit bounds the exit-time drain of one stream.
 const drainLimit = time.Second
 
-// drain stops the pump and then reads whatever is left without waiting for
-// writers that are still alive (children of the container may hold the pipe).
-func (p *pump) drain(sink func(logs.Stream, []byte)) {
+// halt stops the pump's goroutine and waits for it; output still in the
+// pipe stays there.
+func (p *pump) halt() {
 	close(p.stop)
 	_ = p.f.SetReadDeadline(time.Unix(1, 0))
 	<-p.done
 	_ = p.f.SetReadDeadline(time.Time{})
+}
+
+// drain stops the pump and then reads whatever is left without waiting for
+// writers that are still alive (children of the container may hold the pipe).
+// A child that outlived the container may keep writing without pause; the
+// exit files must not wait for it (§11.1 "Latency"), hence drainLimit.
+func (p *pump) drain(sink func(logs.Stream, []byte)) {
+	p.halt()
 	rc, err := p.f.SyscallConn()
 	if err != nil {
 		return
 	}
-	buf := make([]byte, readSize)
-	// A child that outlived the container may keep writing without pause;
-	// the exit files must not wait for it (§11.1 "Latency").
 	deadline := time.Now().Add(drainLimit)
-	_ = rc.Control(func(fd uintptr) {
-		for time.Now().Before(deadline) {
-			n, err := unix.Read(int(fd), buf)
-			if n > 0 {
-				sink(p.stream, buf[:n])
-			}
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || n <= 0 {
-				return
-			}
-		}
-	})
+	more := func() bool { return time.Now().Before(deadline) }
+	// Control, not Read: no waiting in the poller; a blocking fd (never
+	// one of ours) is not drained, as a read could wait forever.
+	if !p.raw {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) { _ = p.readAvailable(int(fd), sink, more) })
 }

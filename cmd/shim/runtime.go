@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,20 +13,16 @@ import (
 )
 
 // openPipes takes the engine's result channels (§4): the sync pipe, and the
-// attach pipe that --exec-attach requires.
+// attach pipe that --exec-attach requires. It notes every _OCI_* fd, which
+// must not reach the runtime.
 func (m *mon) openPipes() error {
 	key := oci.KeyFor(m.cfg.APIVersion, m.cfg.Exec)
 	var err error
-	m.sync, err = openSyncEnv("_OCI_SYNCPIPE", key)
-	if err != nil {
+	if m.sync, err = openSyncEnv("_OCI_SYNCPIPE", key); err != nil {
 		return err
 	}
-	startFd := 0
-	if v, ok := os.LookupEnv("_OCI_STARTPIPE"); ok {
-		if fd, err := oci.ParseFdEnv("_OCI_STARTPIPE", v); err == nil && fd > 0 {
-			startFd = fd
-		}
-	}
+	startFd := envFd("_OCI_STARTPIPE")
+	m.engineFds = []int{m.sync.Fd(), startFd, envFd("_OCI_ATTACHPIPE")}
 	if !m.cfg.ExecAttach {
 		// The first go byte was read before the fork; only --exec-attach
 		// needs the pipe again (§5.3).
@@ -35,17 +31,28 @@ func (m *mon) openPipes() error {
 		}
 		return nil
 	}
-	{
-		v, ok := os.LookupEnv("_OCI_ATTACHPIPE")
-		if !ok {
-			return fmt.Errorf("--attach specified but _OCI_ATTACHPIPE was not %s", strerror.Text(unix.ENOENT))
-		}
-		if m.attachPipe, err = openSyncEnv("_OCI_ATTACHPIPE", key); err != nil || v == "" {
-			return err
-		}
-		m.startFd = startFd
+	if _, ok := os.LookupEnv("_OCI_ATTACHPIPE"); !ok {
+		return fmt.Errorf("--attach specified but _OCI_ATTACHPIPE was not %s", strerror.Text(unix.ENOENT))
 	}
+	if m.attachPipe, err = openSyncEnv("_OCI_ATTACHPIPE", key); err != nil {
+		return err
+	}
+	m.startFd = startFd
 	return nil
+}
+
+// envFd is the fd an _OCI_* variable names, 0 when it is unset or invalid
+// (openSyncEnv and the first process report invalid values).
+func envFd(name string) int {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return 0
+	}
+	fd, err := oci.ParseFdEnv(name, v)
+	if err != nil || fd < 0 {
+		return 0
+	}
+	return fd
 }
 
 func openSyncEnv(name, key string) (*oci.SyncPipe, error) {
@@ -74,19 +81,6 @@ func (m *mon) protectInherited() {
 	}
 }
 
-// isEngineFd reports whether fd is one of the _OCI_* channels, which must
-// not reach the runtime.
-func isEngineFd(fd int) bool {
-	for _, name := range []string{"_OCI_SYNCPIPE", "_OCI_STARTPIPE", "_OCI_ATTACHPIPE"} {
-		if v, ok := os.LookupEnv(name); ok {
-			if n, err := strconv.Atoi(v); err == nil && n == fd {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // childFiles lays out the runtime's fds: its stdio, then every inherited fd
 // at its own number (runc --preserve-fds counts on that), minus ours.
 func (m *mon) childFiles() []int {
@@ -95,7 +89,7 @@ func (m *mon) childFiles() []int {
 		for len(files) <= fd {
 			files = append(files, -1)
 		}
-		if isEngineFd(fd) && fd != m.startFd {
+		if fd != m.startFd && slices.Contains(m.engineFds, fd) {
 			continue
 		}
 		files[fd] = fd
