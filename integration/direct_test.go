@@ -291,3 +291,23 @@ func TestDirectFileModes(t *testing.T) {
 		}
 	}
 }
+
+// Before the runtime is started a SIGTERM ends the monitor at once with
+// status 1 (§3.1 step 2, §3.2): nothing forked, no pidfile, no exit file.
+func TestDirectTermBeforeStart(t *testing.T) {
+	r := startMon(t, monOpts{Args: []string{"true"}, Hold: true})
+	// Let it reach the blocking read of the start pipe.
+	time.Sleep(300 * time.Millisecond)
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.waitProcess(10 * time.Second); code != 1 {
+		t.Fatalf("monitor exited %d after SIGTERM before the start byte, want 1", code)
+	}
+	if _, err := os.Stat(filepath.Join(r.Bundle, "conmon.pid")); err == nil {
+		t.Error("conmon pidfile written although the monitor was terminated before starting")
+	}
+	if _, err := os.Stat(r.exitFile()); err == nil {
+		t.Error("exit file written although no container was created")
+	}
+}
