@@ -6,7 +6,6 @@ package integration
 // rootless runc (`runc spec --rootless`), the busybox rootfs, umask 022.
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,25 +20,13 @@ func (u *rlUser) rlBundle(t *testing.T, bundle string, args ...string) {
 	if out, err := u.command(runcBin, "spec", "--rootless", "--bundle", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("runc spec --rootless: %v\n%s", err, out)
 	}
-	path := filepath.Join(bundle, "config.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(b, &spec); err != nil {
-		t.Fatal(err)
-	}
-	proc := spec["process"].(map[string]any)
-	proc["args"] = args
-	proc["terminal"] = false
-	spec["root"] = map[string]any{"path": rootfs, "readonly": true}
-	if b, err = json.MarshalIndent(spec, "", "\t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The file stays the user's: patchConfig rewrites it in place.
+	patchConfig(t, bundle, func(spec map[string]any) {
+		proc := spec["process"].(map[string]any)
+		proc["args"] = args
+		proc["terminal"] = false
+		spec["root"] = map[string]any{"path": rootfs, "readonly": true}
+	})
 }
 
 func TestRootlessMonitorFiles(t *testing.T) {
