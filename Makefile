@@ -25,7 +25,7 @@ INTEGRATION_FLAGS ?= -v
 BENCH_N ?= 30
 
 .PHONY: all build deps image test test-unit test-integration vet install uninstall \
-	demo bench bench-start bench-mem bench-logs rootfs clean clean-store
+	demo bench bench-start bench-mem bench-logs rootfs clean clean-store lint
 
 all: build
 
@@ -60,6 +60,13 @@ test-integration:
 
 vet:
 	$(GO) vet ./...
+
+# gofmt, go vet, and every § in the repository resolving to a section of
+# docs/interface.md (internal/specref).
+lint:
+	@out="$$($$($(GO) env GOROOT)/bin/gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 ./internal/specref/
 
 install: build
 	install -D -m 0755 $(BIN) $(INSTALL_PATH)

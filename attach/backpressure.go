@@ -2,7 +2,7 @@ package attach
 
 import "time"
 
-// What happens when a client cannot keep up (issue 3, contract §8.2).
+// What happens when a client cannot keep up (issue 3, §8.2).
 //
 // conmon writes to every client blocking: a client that reads slowly slows
 // the container, and one that stops reading stops it for good. Dropping a

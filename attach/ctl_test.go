@@ -41,7 +41,7 @@ func (r *ctlRun) read(chunk string) {
 const sizeMsg = " (must be between 0 and 1000)"
 
 // TestCtlContractExamples holds every accepted and rejected example of
-// contract §9, each written on its own.
+// §9, each written on its own.
 func TestCtlContractExamples(t *testing.T) {
 	tests := []struct {
 		in   string

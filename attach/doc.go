@@ -1,4 +1,4 @@
-// Package attach owns the monitor's interactive plumbing (contract §7, §8, §9):
+// Package attach owns the monitor's interactive plumbing (§7, §8, §9):
 // the attach socket that engines connect to, the fan-out of container output
 // to every attach client, the fan-in of client input to the container's stdin,
 // the console socket through which the runtime hands over the pty master, and

@@ -1,7 +1,7 @@
 package attach
 
 // Logger receives the package's diagnostics. The monitor maps the levels onto
-// conmon's `[conmon:w]` / `[conmon:i]` / `[conmon:d]` lines (contract §12.3).
+// conmon's `[conmon:w]` / `[conmon:i]` / `[conmon:d]` lines (§12.3).
 // Methods may be called from several goroutines at once.
 type Logger interface {
 	Warnf(format string, args ...any)

@@ -30,7 +30,7 @@ func buildFilename(dir, name string) string {
 
 // symlinkName is <socket-dir>/<cuuid>, shortened by one byte when it is
 // exactly 107 bytes long: conmon does this because such a name can collide
-// with the socket path length limit (contract §8.1), and CRI-O expects it.
+// with the socket path length limit (§8.1), and CRI-O expects it.
 func symlinkName(socketDir, cuuid string) string {
 	name := buildFilename(socketDir, cuuid)
 	if len(name) == sunPathMax-1 {
@@ -51,7 +51,7 @@ func createSymlink(socketDir, cuuid, bundle string) (name, target string, err er
 		return "", "", fmt.Errorf("remove stale attach symlink %s: %w", name, err)
 	}
 	if err := unix.Symlink(target, name); err != nil {
-		// Misleading, but the contract's (and conmon's) exact text.
+		// Misleading, but the exact text of §8.1 (conmon's).
 		return "", "", fmt.Errorf("Failed to create symlink for notify socket %s: %w", name, err)
 	}
 	return name, target, nil

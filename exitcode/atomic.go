@@ -1,5 +1,5 @@
 // Package exitcode writes the files that tell engines a container has
-// stopped (exit, oom) and describes the exit command (contract §11).
+// stopped (exit, oom) and describes the exit command (§11).
 package exitcode
 
 import (

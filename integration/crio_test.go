@@ -1,6 +1,6 @@
 package integration
 
-// The monitor driven the way CRI-O drives it (contract §4, §6.1): no
+// The monitor driven the way CRI-O drives it (§4, §6.1): no
 // --api-version (sync key "pid" / "exit_code"), no --full-attach (the attach
 // socket is reached through <socket-dir>/<cuuid>), SOCK_STREAM socketpairs
 // for create, an os.Pipe sync channel for ExecSync, whose output lands in a
@@ -215,7 +215,7 @@ func decodeSync(t *testing.T, line []byte) (key string, val int, msg string) {
 	t.Helper()
 	m := syncRe.FindSubmatch(line)
 	if m == nil {
-		t.Fatalf("sync message %q is not in the contract's format", line)
+		t.Fatalf("sync message %q is not in the format of docs/interface.md §5.1", line)
 	}
 	fmt.Sscan(string(m[2]), &val)
 	if len(m[3]) > 0 {

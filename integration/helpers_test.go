@@ -143,7 +143,7 @@ type logEntry struct {
 	Content string // without the entry's terminating '\n' for P; with it for F
 }
 
-// logLineRe: the contract's timestamp: 9 fraction digits and a numeric offset.
+// logLineRe: the timestamp of docs/interface.md §10.2: 9 fraction digits and a numeric offset.
 var logLineRe = regexp.MustCompile(`(?s)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}[+-]\d{2}:\d{2}) (stdout|stderr) ([FP]) (.*)$`)
 
 // parseLog parses a k8s-file log strictly; any malformed line fails the test.

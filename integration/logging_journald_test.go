@@ -113,7 +113,7 @@ func TestLoggingJournaldCidTooShort(t *testing.T) {
 }
 
 // TestLoggingJournaldFields: what a container prints reaches the journal
-// with the contract's fields; a line longer than 8 KiB arrives in partial
+// with the fields of docs/interface.md §10.4; a line longer than 8 KiB arrives in partial
 // pieces that join up to the line.
 func TestLoggingJournaldFields(t *testing.T) {
 	ensureJournald(t)

@@ -266,7 +266,7 @@ func (r *syslogRecords) count(s string) int {
 }
 
 // tenLines prints "line 1".."line 10": entries of 52 bytes (53 for the
-// last), as in the contract's examples (§10.3, §10.5).
+// last), as in the examples of docs/interface.md (§10.3, §10.5).
 var tenLines = []string{"sh", "-c", "i=1; while [ $i -le 10 ]; do echo line $i; i=$((i+1)); done"}
 
 // logIs checks the entries of a k8s-file in short()'s form ("stdout F x\n").

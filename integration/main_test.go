@@ -6,7 +6,7 @@
 //
 //	SHIM_BIN=/usr/bin/conmon go test ./integration/ -v
 //
-// Checks of behaviour that conmon HEAD (the contract's target) has and the
+// Checks of behaviour that conmon HEAD (the interface's target) has and the
 // installed conmon 2.1.6 lacks run only when the binary is not /usr/bin/conmon
 // (see headOnly).
 //
@@ -72,7 +72,7 @@ func sameFile(a, b string) bool {
 }
 
 // headOnly skips the rest of a (sub)test when running against conmon 2.1.6,
-// for checks where the contract's target (conmon HEAD) differs from 2.1.6.
+// for checks where the interface's target (conmon HEAD) differs from 2.1.6.
 func headOnly(t *testing.T, why string) {
 	t.Helper()
 	if isRef {

@@ -248,7 +248,7 @@ func (r *monRun) syncMsg(timeout time.Duration) (key string, val int, msg string
 	}
 	m := syncRe.FindSubmatch(buf[:n])
 	if m == nil {
-		r.t.Fatalf("sync message %q is not in the contract's format", buf[:n])
+		r.t.Fatalf("sync message %q is not in the format of docs/interface.md §5.1", buf[:n])
 	}
 	val, _ = strconv.Atoi(string(m[2]))
 	if len(m[3]) > 0 {

@@ -35,7 +35,7 @@ func TestPodmanOOM(t *testing.T) {
 		}
 	})
 	// Any OOM kill in the container's cgroup counts, also of a child while
-	// the main process exits 0 (contract §11.3, verified on conmon HEAD).
+	// the main process exits 0 (§11.3, verified on conmon HEAD).
 	t.Run("child_killed_main_exits_0", func(t *testing.T) {
 		name := ctrName(t)
 		r := pm(t, append(append([]string{"run", "--name", name}, limit...), testImage,

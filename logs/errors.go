@@ -1,6 +1,6 @@
 package logs
 
-// textError carries an exact message dictated by the contract while keeping
+// textError carries an exact message dictated by docs/interface.md while keeping
 // the underlying error reachable for errors.Is.
 type textError struct {
 	msg string

@@ -1,6 +1,6 @@
 // Package logs writes container output to the log drivers conmon offers:
 // k8s-file (CRI log format with size limits, truncation and rotation),
-// journald (native journal protocol), passthrough and none (contract §10).
+// journald (native journal protocol), passthrough and none (§10).
 package logs
 
 import (

@@ -1,5 +1,5 @@
 // Package notify relays sd_notify messages from a container to the host's
-// NOTIFY_SOCKET (contract §12.1, `--sdnotify-socket`). podman bind-mounts
+// NOTIFY_SOCKET (§12.1, `--sdnotify-socket`). podman bind-mounts
 // <bundle>/notify at /run/notify in the container and points the
 // container's NOTIFY_SOCKET at the relay's socket there; the relay passes
 // on only the state lines systemd should hear from the service. MAINPID is

@@ -1,6 +1,6 @@
 package oci
 
-// Opts is what the runtime command line is built from (contract §6.1). The
+// Opts is what the runtime command line is built from (§6.1). The
 // caller resolves defaults first: Bundle is -b or the cwd, PidFile is -p or
 // <cwd>/pidfile-<cid>; an empty ConsoleSocket means no terminal.
 type Opts struct {

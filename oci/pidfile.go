@@ -34,7 +34,7 @@ func (e *PidFileError) Unwrap() error { return e.Err }
 // does (§6.3): leading white space and a sign are accepted, parsing stops at
 // the first non-digit (a trailing newline or junk is ignored), and a file
 // with no digits gives 0. Whether 0 or a negative pid is a failure is the
-// caller's decision (contract §5.2 "Implement": pid <= 0 is one).
+// caller's decision (§5.2 "Implement": pid <= 0 is one).
 func ReadPidFile(path string) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -296,7 +296,7 @@ func TestLauncherFiles(t *testing.T) {
 	}
 	// Beyond the mapped numbers, fds this process holds without
 	// close-on-exec (inherited from whoever started the test) are passed on
-	// at their numbers, as the engine's fds must be (contract §4).
+	// at their numbers, as the engine's fds must be (§4).
 	for n, target := range self {
 		if flags, err := unix.FcntlInt(uintptr(n), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 && n > 6 {
 			want[n] = target

@@ -1,5 +1,5 @@
 // Package oom tells whether the kernel's OOM killer struck in a container's
-// memory cgroup (contract §11.3), and marks it with the engines' "oom" files.
+// memory cgroup (§11.3), and marks it with the engines' "oom" files.
 //
 // Two kernel interfaces, chosen per container from /proc/<pid>/cgroup:
 //

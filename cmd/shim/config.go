@@ -1,9 +1,9 @@
 package main
 
-// config is the parsed command line (contract §1.2). Field names follow the
+// config is the parsed command line (§1.2). Field names follow the
 // long option names. Integer options keep the C types conmon uses: int32 for
 // I options, int64 for L options. "Set" booleans record presence where the
-// contract distinguishes an empty value from a missing one.
+// interface (docs/interface.md) distinguishes an empty value from a missing one.
 type config struct {
 	APIVersion bool // --api-version (any presence)
 

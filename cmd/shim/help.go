@@ -39,7 +39,7 @@ func printHelp(w io.Writer) {
 // context with only a main group. Tooling greps this text (CRI-O for
 // --log-global-size-max, others for --exec and "journald"), so every long
 // option is named; unlike GLib we also list the hidden deprecated aliases
-// and --help-all, because the contract asks for every option name and an
+// and --help-all, because §2 and §15 ask for every option name and an
 // extra line harms no caller.
 func helpText() string {
 	opts := optionTable(new(config))

@@ -6,7 +6,7 @@ import (
 )
 
 // conmon parses its command line with GLib's GOption, and engines depend on
-// GOption's quirks (contract §1.1): `--flag=VALUE` sets a flag, the word after
+// GOption's quirks (§1.1): `--flag=VALUE` sets a flag, the word after
 // a value-taking option is always its value, stray words are ignored, short
 // options never take an attached value. This file reimplements exactly that
 // parser over the option table below instead of using Go's flag package.

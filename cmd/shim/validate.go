@@ -9,8 +9,8 @@ import (
 	"github.com/shim-project/shim/internal/strerror"
 )
 
-// Pre-fork validation (contract §1.3). The rows run in exactly the
-// contract's order and the first failure is the only one reported, because
+// Pre-fork validation (§1.3). The rows run in exactly the
+// interface's order and the first failure is the only one reported, because
 // engines match on the message of the first failing check. Rows o and p
 // (parsing each -l value, opening the k8s-file) need the logs package and
 // are run by the caller between validateEarly and validateDrivers.
