@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // TestStuckClientDroppedAfterStall: one client never reads while another
@@ -29,7 +31,7 @@ func TestStuckClientDroppedAfterStall(t *testing.T) {
 				readErr <- err
 				return
 			}
-			if buf[0] != StreamStdout || n > maxFrame || !bytes.Equal(buf[1:n], pattern(off, n-1)) {
+			if buf[0] != stream.Stdout.AttachID() || n > maxFrame || !bytes.Equal(buf[1:n], pattern(off, n-1)) {
 				readErr <- errBadData
 				return
 			}
@@ -44,7 +46,7 @@ func TestStuckClientDroppedAfterStall(t *testing.T) {
 	stalls := 0
 	for sent := 0; sent < total; sent += chunk {
 		t0 := time.Now()
-		s.Broadcast(StreamStdout, pattern(sent, chunk))
+		s.Broadcast(stream.Stdout, pattern(sent, chunk))
 		d := time.Since(t0)
 		slowest = max(slowest, d)
 		if d >= stall/2 { // the bound counts from the blocked write, a little earlier
@@ -99,7 +101,7 @@ func TestSlowClientGetsEverything(t *testing.T) {
 		done <- nil
 	}()
 	for sent := 0; sent < total; sent += 8192 {
-		s.Broadcast(StreamStdout, pattern(sent, 8192))
+		s.Broadcast(stream.Stdout, pattern(sent, 8192))
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("slow client: %v", err)
@@ -116,10 +118,10 @@ func TestExitingBoundsTheStall(t *testing.T) {
 	s, log := newServer(t, Options{StallTimeout: time.Hour, FlushTimeout: 200 * time.Millisecond,
 		Exiting: exiting.Load})
 	connect(t, s, s.opts.Bundle)
-	s.Broadcast(StreamStdout, pattern(0, 512<<10)) // queued: no wait
+	s.Broadcast(stream.Stdout, pattern(0, 512<<10)) // queued: no wait
 	exiting.Store(true)
 	for sent := 0; sent < 4<<20; sent += 8192 {
-		s.Broadcast(StreamStdout, pattern(sent, 8192))
+		s.Broadcast(stream.Stdout, pattern(sent, 8192))
 	}
 	if s.numClients() != 0 || log.count("took no output for 200ms") != 1 {
 		t.Fatalf("stuck client not dropped after FlushTimeout: %d clients, %q", s.numClients(), log.warnings())
@@ -138,7 +140,7 @@ func TestStuckClientAloneFinishesQuickly(t *testing.T) {
 	chunk := pattern(0, 64<<10)
 	start := time.Now()
 	for sent := 0; sent < 100<<20; sent += len(chunk) {
-		s.Broadcast(StreamStdout, chunk)
+		s.Broadcast(stream.Stdout, chunk)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("100 MiB to a stuck client took %v", d)
@@ -158,7 +160,7 @@ func TestStuckClientsStallOnce(t *testing.T) {
 	}
 	start := time.Now()
 	for sent := 0; s.numClients() > 0; sent += 8192 {
-		s.Broadcast(StreamStdout, pattern(sent, 8192))
+		s.Broadcast(stream.Stdout, pattern(sent, 8192))
 		if sent > 64<<20 {
 			t.Fatal("stuck clients never dropped")
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // TestQueueMatchesModel pushes and pops random sizes, crossing the ring's
@@ -18,7 +20,7 @@ func TestQueueMatchesModel(t *testing.T) {
 		if rng.IntN(3) > 0 { // push more often than pop, so the ring fills
 			size := 1 + rng.IntN(20000)
 			p := pattern(off, size)
-			stream := StreamStdout + byte(rng.IntN(2))
+			stream := stream.Stdout.AttachID() + byte(rng.IntN(2))
 			switch q.push(stream, p) {
 			case pushed:
 				off += size
@@ -50,13 +52,13 @@ func TestQueueMatchesModel(t *testing.T) {
 
 func TestQueueLimitIsAllOrNothing(t *testing.T) {
 	q := frameQueue{limit: minQueueLimit}
-	if q.push(StreamStdout, make([]byte, minQueueLimit)) != pushFull {
+	if q.push(stream.Stdout.AttachID(), make([]byte, minQueueLimit)) != pushFull {
 		t.Fatal("a push over the limit (headers included) was accepted")
 	}
 	if q.used != 0 {
 		t.Fatalf("refused push left %d bytes queued", q.used)
 	}
-	if q.push(StreamStdout, make([]byte, minQueueLimit-3*8)) != pushed {
+	if q.push(stream.Stdout.AttachID(), make([]byte, minQueueLimit-3*8)) != pushed {
 		t.Fatal("a push that fits exactly was refused")
 	}
 }
@@ -64,7 +66,7 @@ func TestQueueLimitIsAllOrNothing(t *testing.T) {
 func TestQueueReleasesBurstMemory(t *testing.T) {
 	q := frameQueue{limit: DefaultQueueLimit}
 	dst := make([]byte, maxFrame)
-	q.push(StreamStdout, make([]byte, 1<<20))
+	q.push(stream.Stdout.AttachID(), make([]byte, 1<<20))
 	for {
 		if _, ok := q.pop(dst); !ok {
 			break
@@ -73,7 +75,7 @@ func TestQueueReleasesBurstMemory(t *testing.T) {
 	if q.ring != nil {
 		t.Fatalf("a drained %d-byte ring was kept", len(q.ring))
 	}
-	q.push(StreamStdout, []byte("small"))
+	q.push(stream.Stdout.AttachID(), []byte("small"))
 	for {
 		if _, ok := q.pop(dst); !ok {
 			break
@@ -83,7 +85,7 @@ func TestQueueReleasesBurstMemory(t *testing.T) {
 		t.Fatalf("small ring of %d bytes not kept for reuse", len(q.ring))
 	}
 	q.kill()
-	if q.push(StreamStdout, []byte("x")) != pushDead {
+	if q.push(stream.Stdout.AttachID(), []byte("x")) != pushDead {
 		t.Fatal("push after kill accepted")
 	}
 }

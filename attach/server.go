@@ -12,13 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// Stream ids of output datagrams (§8.2). Nothing else may ever be sent:
-// podman's reader aborts on any other id.
-const (
-	StreamStdout byte = 2 // also all tty output
-	StreamStderr byte = 3
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // InputBufferSize is the read size for client input. Engines write chunks of
@@ -164,21 +159,24 @@ func (s *Server) SymlinkPath() string { return s.symlink }
 // costs the caller nothing. When a client's queue is full, Broadcast waits
 // for it (back-pressure, see waitRoom), and drops it if it takes nothing for
 // StallTimeout. With no client connected it costs one atomic load.
-func (s *Server) Broadcast(stream byte, p []byte) {
+func (s *Server) Broadcast(st stream.Stream, p []byte) {
 	list := s.clients.Load()
 	if list == nil || len(p) == 0 {
 		return
 	}
-	if stream != StreamStdout && stream != StreamStderr {
-		s.log.Warnf("attach: refusing to send stream id %d", stream)
+	// The frame's id byte (§8.2). Nothing else may ever be sent: podman's
+	// reader aborts on any other id.
+	id := st.AttachID()
+	if id == 0 {
+		s.log.Warnf("attach: refusing to send stream %d", st)
 		return
 	}
 	for _, c := range *list {
-		switch c.q.push(stream, p) {
+		switch c.q.push(id, p) {
 		case pushed:
 			c.signal()
 		case pushFull:
-			s.waitRoom(c, stream, p)
+			s.waitRoom(c, id, p)
 		}
 	}
 }

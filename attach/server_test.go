@@ -9,19 +9,21 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 func TestFraming(t *testing.T) {
 	tests := []struct {
 		name   string
-		stream byte
+		stream stream.Stream
 		size   int
 		want   []int // datagram sizes, stream byte included
 	}{
-		{"one byte", StreamStdout, 1, []int{2}},
-		{"exactly max", StreamStderr, 8192, []int{8193}},
-		{"max plus one", StreamStdout, 8193, []int{8193, 2}},
-		{"20000 bytes", StreamStdout, 20000, []int{8193, 8193, 3617}},
+		{"one byte", stream.Stdout, 1, []int{2}},
+		{"exactly max", stream.Stderr, 8192, []int{8193}},
+		{"max plus one", stream.Stdout, 8193, []int{8193, 2}},
+		{"20000 bytes", stream.Stdout, 20000, []int{8193, 8193, 3617}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,8 +37,8 @@ func TestFraming(t *testing.T) {
 				if len(d) != want {
 					t.Fatalf("datagram %d: %d bytes, want %d", i, len(d), want)
 				}
-				if d[0] != tt.stream {
-					t.Fatalf("datagram %d: stream %d, want %d", i, d[0], tt.stream)
+				if d[0] != tt.stream.AttachID() {
+					t.Fatalf("datagram %d: stream %d, want %d", i, d[0], tt.stream.AttachID())
 				}
 				got = append(got, d[1:]...)
 			}
@@ -50,14 +52,14 @@ func TestFraming(t *testing.T) {
 func TestBroadcastEmptyAndBadStream(t *testing.T) {
 	s, log := newServer(t, Options{})
 	c := connect(t, s, s.opts.Bundle)
-	s.Broadcast(StreamStdout, nil)
-	s.Broadcast(1, []byte("stdin id must never be sent"))
-	s.Broadcast(StreamStderr, []byte("x"))
+	s.Broadcast(stream.Stdout, nil)
+	s.Broadcast(stream.Stream(3), []byte("no stream: must never be sent"))
+	s.Broadcast(stream.Stderr, []byte("x"))
 	if d := readDatagram(t, c); string(d) != "\x03x" {
 		t.Fatalf("first datagram %q, want only the valid one", d)
 	}
-	if log.count("refusing to send stream id 1") != 1 {
-		t.Fatalf("no warning for stream id 1: %q", log.warnings())
+	if log.count("refusing to send stream 3") != 1 {
+		t.Fatalf("no warning for stream 3: %q", log.warnings())
 	}
 }
 
@@ -67,8 +69,8 @@ func TestBroadcastToThreeClients(t *testing.T) {
 	for range 3 {
 		conns = append(conns, connect(t, s, s.opts.Bundle))
 	}
-	s.Broadcast(StreamStdout, []byte("hello"))
-	s.Broadcast(StreamStderr, []byte("oops"))
+	s.Broadcast(stream.Stdout, []byte("hello"))
+	s.Broadcast(stream.Stderr, []byte("oops"))
 	for i, c := range conns {
 		for _, want := range []string{"\x02hello", "\x03oops"} {
 			if got := readDatagram(t, c); string(got) != want {
@@ -80,9 +82,9 @@ func TestBroadcastToThreeClients(t *testing.T) {
 
 func TestOnlyLaterOutputIsDelivered(t *testing.T) {
 	s, _ := newServer(t, Options{})
-	s.Broadcast(StreamStdout, []byte("before"))
+	s.Broadcast(stream.Stdout, []byte("before"))
 	c := connect(t, s, s.opts.Bundle)
-	s.Broadcast(StreamStdout, []byte("after"))
+	s.Broadcast(stream.Stdout, []byte("after"))
 	if d := readDatagram(t, c); string(d) != "\x02after" {
 		t.Fatalf("got %q, want only output produced after connecting", d)
 	}
@@ -126,7 +128,7 @@ func TestInputDiscardedWithoutStdin(t *testing.T) {
 	c := connect(t, s, s.opts.Bundle)
 	c.Write([]byte("ignored"))
 	c.CloseWrite()
-	s.Broadcast(StreamStdout, []byte("still here"))
+	s.Broadcast(stream.Stdout, []byte("still here"))
 	if d := readDatagram(t, c); string(d) != "\x02still here" {
 		t.Fatalf("got %q", d)
 	}
@@ -154,7 +156,7 @@ func TestHalfCloseClosesStdinOnce(t *testing.T) {
 		t.Fatalf("sink writes %q; input before EOF must arrive first", w)
 	}
 	// Output continues to a half-closed client (§8.2).
-	s.Broadcast(StreamStdout, []byte("bye"))
+	s.Broadcast(stream.Stdout, []byte("bye"))
 	for _, c := range []*net.UnixConn{a, b} {
 		if got := readDatagram(t, c); string(got) != "\x02bye" {
 			t.Fatalf("half-closed client got %q", got)
@@ -187,7 +189,7 @@ func TestCloseFlushesQueuedOutput(t *testing.T) {
 	s, _ := newServer(t, Options{})
 	c := connect(t, s, s.opts.Bundle)
 	const size = 900 << 10 // well past the socket buffer, within the queue
-	s.Broadcast(StreamStdout, pattern(0, size))
+	s.Broadcast(stream.Stdout, pattern(0, size))
 	done := make(chan struct{})
 	go func() { s.Close(); close(done) }()
 	if n := expectEOF(t, c); n != size {
@@ -199,7 +201,7 @@ func TestCloseFlushesQueuedOutput(t *testing.T) {
 func TestCloseBoundedByStuckClient(t *testing.T) {
 	s, _ := newServer(t, Options{FlushTimeout: 300 * time.Millisecond})
 	stuck := connect(t, s, s.opts.Bundle)
-	s.Broadcast(StreamStdout, pattern(0, 900<<10)) // queued, never read
+	s.Broadcast(stream.Stdout, pattern(0, 900<<10)) // queued, never read
 	start := time.Now()
 	s.Close()
 	if d := time.Since(start); d > time.Second {
@@ -207,7 +209,7 @@ func TestCloseBoundedByStuckClient(t *testing.T) {
 	}
 	expectEOF(t, stuck)
 	// Broadcast after Close is harmless and free.
-	s.Broadcast(StreamStdout, []byte("late"))
+	s.Broadcast(stream.Stdout, []byte("late"))
 }
 
 func TestCloseWithoutClientsAndTwice(t *testing.T) {
@@ -227,7 +229,7 @@ func TestCloseWithoutClientsAndTwice(t *testing.T) {
 func TestBroadcastWithoutClientsDoesNotAllocate(t *testing.T) {
 	s, _ := newServer(t, Options{})
 	p := pattern(0, 20000)
-	if n := testing.AllocsPerRun(1000, func() { s.Broadcast(StreamStdout, p) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { s.Broadcast(stream.Stdout, p) }); n != 0 {
 		t.Fatalf("%v allocations per Broadcast without clients", n)
 	}
 }
@@ -238,7 +240,7 @@ func TestBroadcastSteadyStateDoesNotAllocate(t *testing.T) {
 	p := pattern(0, 8192)
 	buf := make([]byte, 65536)
 	allocs := testing.AllocsPerRun(2000, func() {
-		s.Broadcast(StreamStdout, p)
+		s.Broadcast(stream.Stdout, p)
 		c.Read(buf)
 	})
 	// The count is process-wide (writer goroutine, test client included).
@@ -275,7 +277,7 @@ func BenchmarkBroadcastNoClients(b *testing.B) {
 	p := pattern(0, 8192)
 	b.ReportAllocs()
 	for b.Loop() {
-		s.Broadcast(StreamStdout, p)
+		s.Broadcast(stream.Stdout, p)
 	}
 }
 
@@ -287,7 +289,7 @@ func BenchmarkBroadcastOneClient(b *testing.B) {
 	b.SetBytes(int64(len(p)))
 	b.ReportAllocs()
 	for b.Loop() {
-		s.Broadcast(StreamStdout, p)
+		s.Broadcast(stream.Stdout, p)
 		c.Read(buf)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // longDir makes a directory whose path is at least n bytes long.
@@ -29,7 +31,7 @@ func TestLongBundlePath(t *testing.T) {
 		t.Fatalf("path only %d bytes", len(s.Path()))
 	}
 	c := connect(t, s, bundle)
-	s.Broadcast(StreamStdout, []byte("long"))
+	s.Broadcast(stream.Stdout, []byte("long"))
 	if d := readDatagram(t, c); string(d) != "\x02long" {
 		t.Fatalf("got %q", d)
 	}
@@ -65,7 +67,7 @@ func TestSymlinkMode(t *testing.T) {
 	}
 	// CRI-O connects through the symlink.
 	c := connect(t, s, stale)
-	s.Broadcast(StreamStderr, []byte("via link"))
+	s.Broadcast(stream.Stderr, []byte("via link"))
 	if d := readDatagram(t, c); string(d) != "\x03via link" {
 		t.Fatalf("got %q", d)
 	}
@@ -190,7 +192,7 @@ func TestNoDescriptorOrGoroutineLeak(t *testing.T) {
 		a.Write([]byte("in"))
 		eventually(t, "input", func() bool { return len(sink.get()) == 1 })
 		b.CloseWrite() // closes stdin for everyone
-		s.Broadcast(StreamStdout, pattern(0, 100000))
+		s.Broadcast(stream.Stdout, pattern(0, 100000))
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package attach
 import (
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // TestStats: clients now and in total, input bytes, and a slow client's
@@ -37,7 +39,7 @@ func TestStats(t *testing.T) {
 	chunk := pattern(0, 4096)
 	sent := 0
 	for s.Stats().SlowDisconnects == 0 {
-		s.Broadcast(StreamStdout, chunk)
+		s.Broadcast(stream.Stdout, chunk)
 		sent += len(chunk)
 		if n := <-got; n != len(chunk) {
 			t.Fatalf("reading client got %d bytes, want %d", n, len(chunk))

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // reference formats a chunk the plain way: split at '\n', cut pieces longer
@@ -59,7 +61,7 @@ func TestK8sBatchMatchesReference(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			chunk = chunk[:len(chunk)-1-rng.IntN(100)] // end in a partial line
 		}
-		if err := f.WriteAt(Stderr, chunk, ts1); err != nil {
+		if err := f.WriteAt(stream.Stderr, chunk, ts1); err != nil {
 			t.Fatal(err)
 		}
 		want := reference("stderr", chunk)
@@ -87,7 +89,7 @@ func firstDiff(a, b string) int {
 // on a whole entry and later output starts on a line of its own.
 func TestK8sCutsHalfWrittenEntry(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
-	mustWrite(t, f, Stdout, "first\n", ts1)
+	mustWrite(t, f, stream.Stdout, "first\n", ts1)
 	first := readFile(t, p)
 
 	var old unix.Rlimit
@@ -101,7 +103,7 @@ func TestK8sCutsHalfWrittenEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := strings.Repeat("x", 99) + "\n"
-	err := f.WriteAt(Stdout, []byte(line+line+line), ts1)
+	err := f.WriteAt(stream.Stdout, []byte(line+line+line), ts1)
 	if rerr := unix.Setrlimit(unix.RLIMIT_FSIZE, &old); rerr != nil {
 		t.Fatal(rerr)
 	}
@@ -115,7 +117,7 @@ func TestK8sCutsHalfWrittenEntry(t *testing.T) {
 	if f.size != int64(len(want)) || f.total != int64(len(want)) {
 		t.Fatalf("counters %d/%d, file %d", f.size, f.total, len(want))
 	}
-	mustWrite(t, f, Stdout, "after\n", ts1)
+	mustWrite(t, f, stream.Stdout, "after\n", ts1)
 	if got := readFile(t, p); got != want+ts1s+" stdout F after\n" {
 		t.Fatalf("after recovery: %q", got)
 	}
@@ -126,7 +128,7 @@ func TestK8sCutsHalfWrittenEntry(t *testing.T) {
 func TestK8sBigEntriesOneWritev(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
 	chunk := append(bytes.Repeat([]byte{'y'}, 64<<10-1), '\n')
-	if err := f.WriteAt(Stdout, chunk, ts1); err != nil {
+	if err := f.WriteAt(stream.Stdout, chunk, ts1); err != nil {
 		t.Fatal(err)
 	}
 	if f.writes != 1 {

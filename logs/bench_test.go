@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // BenchmarkK8sWrite measures Writer.Write (one time.Now, formatting,
@@ -38,7 +40,7 @@ func BenchmarkK8sWrite(b *testing.B) {
 				b.SetBytes(int64(len(in.p)))
 				b.ReportAllocs()
 				for b.Loop() {
-					if err := w.Write(Stdout, in.p); err != nil {
+					if err := w.Write(stream.Stdout, in.p); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -78,7 +80,7 @@ func BenchmarkJournalWrite(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := j.Write(Stdout, line); err != nil {
+		if err := j.Write(stream.Stdout, line); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // Counts are one driver's running totals, for observers such as the
@@ -12,7 +14,7 @@ import (
 // hence atomics. A driver adds a whole chunk's totals at once, so the
 // per-line loop stays plain arithmetic and an idle container costs nothing.
 type Counts struct {
-	// Per stream, indexed 0 = Stdout, 1 = Stderr (see CountIndex).
+	// Per stream, indexed 0 = stream.Stdout, 1 = stream.Stderr (see CountIndex).
 	Bytes   [2]atomic.Uint64 // container output bytes logged, '\n' included
 	Lines   [2]atomic.Uint64 // complete ('\n'-terminated) lines logged
 	Partial [2]atomic.Uint64 // partial entries: k8s-file "P", journald CONTAINER_PARTIAL_MESSAGE
@@ -26,7 +28,7 @@ type Counts struct {
 }
 
 // CountIndex maps a stream to its index in Counts' per-stream arrays.
-func CountIndex(s Stream) (int, bool) { return s.index() }
+func CountIndex(s stream.Stream) (int, bool) { return s.Index() }
 
 // tally is what one call logged for one stream, added to Counts once.
 type tally struct{ bytes, lines, partial uint64 }
@@ -54,8 +56,8 @@ func (c *Counts) add(i int, t tally) {
 
 // countChunk adds one K8sLog.WriteAt's totals; dropped is what
 // --log-global-size-max cut off.
-func (f *K8sLog) countChunk(s Stream, t tally, dropped int) {
-	if i, ok := s.index(); ok {
+func (f *K8sLog) countChunk(s stream.Stream, t tally, dropped int) {
+	if i, ok := s.Index(); ok {
 		f.counts.add(i, t)
 	}
 	if dropped > 0 {

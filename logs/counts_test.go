@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // snapshot copies Counts into plain numbers for comparison.
@@ -27,17 +29,17 @@ func snap(c *Counts) countsSnap {
 // written, chunk boundaries included.
 func TestK8sCounts(t *testing.T) {
 	f, _ := openTestLog(t, FileOptions{})
-	mustWrite(t, f, Stdout, "one\ntwo\nthr", ts1)
-	mustWrite(t, f, Stdout, "ee\n", ts1)
-	mustWrite(t, f, Stderr, "err\n", ts1)
-	mustWrite(t, f, Stderr, "no newline", ts1)
+	mustWrite(t, f, stream.Stdout, "one\ntwo\nthr", ts1)
+	mustWrite(t, f, stream.Stdout, "ee\n", ts1)
+	mustWrite(t, f, stream.Stderr, "err\n", ts1)
+	mustWrite(t, f, stream.Stderr, "no newline", ts1)
 	got := snap(f.Counts())
 	want := countsSnap{Bytes: [2]uint64{14, 14}, Lines: [2]uint64{3, 1}, Partial: [2]uint64{1, 1}}
 	if got != want {
 		t.Fatalf("counts %+v, want %+v", got, want)
 	}
-	if i, ok := CountIndex(Stderr); !ok || i != 1 {
-		t.Fatalf("CountIndex(Stderr) = %d, %v", i, ok)
+	if i, ok := CountIndex(stream.Stderr); !ok || i != 1 {
+		t.Fatalf("CountIndex(stream.Stderr) = %d, %v", i, ok)
 	}
 }
 
@@ -48,7 +50,7 @@ func TestK8sCountsDrops(t *testing.T) {
 	line := "0123456789\n" // entry cost hdrLen+11
 	cost := int64(hdrLen + len(line))
 	f, _ := openTestLog(t, FileOptions{GlobalSizeMax: 2 * cost})
-	mustWrite(t, f, Stdout, strings.Repeat(line, 5), ts1)
+	mustWrite(t, f, stream.Stdout, strings.Repeat(line, 5), ts1)
 	got := snap(f.Counts())
 	if got.Lines[0] != 2 || got.Bytes[0] != 22 || got.Limit != 33 {
 		t.Fatalf("global limit: %+v, want 2 lines, 22 bytes, 33 dropped", got)
@@ -59,8 +61,8 @@ func TestK8sCountsDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer full.Close()
-	full.WriteAt(Stdout, []byte("lost\n"), ts1)
-	full.WriteAt(Stdout, bytes.Repeat([]byte{'b'}, bigEntry+1), ts1)
+	full.WriteAt(stream.Stdout, []byte("lost\n"), ts1)
+	full.WriteAt(stream.Stdout, bytes.Repeat([]byte{'b'}, bigEntry+1), ts1)
 	got = snap(full.Counts())
 	want := uint64(hdrLen+5) + uint64(hdrLen+bigEntry+2)
 	if got.NoSpace != want || got.Errors != 2 || got.Err != 0 {
@@ -73,7 +75,7 @@ func TestK8sCountsDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close(false)
-	if err := w.Write(Stdout, []byte(strings.Repeat(line, 5))); err != nil {
+	if err := w.Write(stream.Stdout, []byte(strings.Repeat(line, 5))); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Reopen(); err != nil {
@@ -93,7 +95,7 @@ func TestK8sCountsDrops(t *testing.T) {
 func TestJournalCounts(t *testing.T) {
 	s := newFakeJournal(t)
 	j := newTestJournal(t, s, JournalOptions{})
-	if err := j.Write(Stdout, []byte("a\nbb\npart")); err != nil {
+	if err := j.Write(stream.Stdout, []byte("a\nbb\npart")); err != nil {
 		t.Fatal(err)
 	}
 	s.entry(t)
@@ -109,7 +111,7 @@ func TestJournalCounts(t *testing.T) {
 	}
 
 	gone := newTestJournal(t, &fakeJournal{path: filepath.Join(t.TempDir(), "missing")}, JournalOptions{})
-	if err := gone.Write(Stderr, []byte("lost\n")); err == nil {
+	if err := gone.Write(stream.Stderr, []byte("lost\n")); err == nil {
 		t.Fatal("send to a missing journal succeeded")
 	}
 	if got := snap(gone.Counts()); got.Errors != 1 || got.Err != 5 || got.Lines[1] != 0 {

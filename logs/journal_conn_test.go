@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // TestJournalWaitsForQueue: more entries than journald's receive queue
@@ -29,7 +31,7 @@ func TestJournalWaitsForQueue(t *testing.T) {
 	// Nobody reads until the sender has waited out at least one sendWait.
 	go func() {
 		for i := 0; i < n; i++ {
-			if err := j.Write(Stdout, []byte(strconv.Itoa(i)+"\n")); err != nil {
+			if err := j.Write(stream.Stdout, []byte(strconv.Itoa(i)+"\n")); err != nil {
 				done <- err
 				return
 			}
@@ -63,13 +65,13 @@ func TestJournalReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := newTestJournal(t, s, JournalOptions{})
-	if err := j.Write(Stdout, []byte("before\n")); err != nil {
+	if err := j.Write(stream.Stdout, []byte("before\n")); err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(old) // journald goes away...
 	os.Remove(s.path)
 	s.listen(t) // ...and comes back
-	if err := j.Write(Stdout, []byte("after\n")); err != nil {
+	if err := j.Write(stream.Stdout, []byte("after\n")); err != nil {
 		t.Fatalf("write after the restart: %v", err)
 	}
 	if fs := s.entry(t); fs[0].value != "after\n" {
@@ -89,11 +91,11 @@ func TestJournalNoFdLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		if err := j.Write(Stdout, []byte("small\n")); err != nil {
+		if err := j.Write(stream.Stdout, []byte("small\n")); err != nil {
 			t.Fatal(err)
 		}
 		s.entry(t)
-		if err := j.Write(Stdout, append(bytes.Repeat([]byte{'m'}, maxContent-1), '\n')); err != nil {
+		if err := j.Write(stream.Stdout, append(bytes.Repeat([]byte{'m'}, maxContent-1), '\n')); err != nil {
 			t.Fatal(err)
 		}
 		if _, viaMemfd := s.recv(t); !viaMemfd {

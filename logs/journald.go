@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/internal/strerror"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 const (
@@ -143,8 +145,8 @@ func appendMessage(b, a, c []byte) []byte {
 // put in front of the next piece; if it does not fit it goes out as a
 // partial entry together with what was held. The first error is returned
 // and the remaining pieces are still sent.
-func (j *Journal) Write(s Stream, p []byte) error {
-	i, ok := s.index()
+func (j *Journal) Write(s stream.Stream, p []byte) error {
+	i, ok := s.Index()
 	if !ok {
 		return fmt.Errorf("journald: invalid stream %d", s)
 	}

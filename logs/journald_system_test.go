@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 const journaldBinary = "/lib/systemd/systemd-journald"
@@ -137,14 +139,14 @@ func TestJournaldReal(t *testing.T) {
 	}
 	big := strings.Repeat("B", maxContent-1) + "\n"
 	chunks := []struct {
-		s Stream
+		s stream.Stream
 		p string
 	}{
-		{Stdout, "hello journald\n"},
-		{Stderr, "<4>not a priority\n"},
-		{Stdout, "tab\there, bell \a\n"},
-		{Stdout, big},
-		{Stdout, "held back"},
+		{stream.Stdout, "hello journald\n"},
+		{stream.Stderr, "<4>not a priority\n"},
+		{stream.Stdout, "tab\there, bell \a\n"},
+		{stream.Stdout, big},
+		{stream.Stdout, "held back"},
 	}
 	for _, c := range chunks {
 		if err := w.Write(c.s, []byte(c.p)); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 const testCID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -154,7 +156,7 @@ func TestJournalFieldOrder(t *testing.T) {
 		Name: "web", NameSet: true, Tag: "mytag", TagSet: true,
 		Labels: []string{"ZED=last", "A_1=x=y", "NL=two\nlines"},
 	})
-	if err := j.Write(Stderr, []byte("partial")); err != nil {
+	if err := j.Write(stream.Stderr, []byte("partial")); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Flush(); err != nil {
@@ -187,7 +189,7 @@ func TestJournalFieldOrder(t *testing.T) {
 func TestJournalMessage(t *testing.T) {
 	s := newFakeJournal(t)
 	j := newTestJournal(t, s, JournalOptions{})
-	if err := j.Write(Stdout, []byte("<4>warn\n\x00bin\xff\n")); err != nil {
+	if err := j.Write(stream.Stdout, []byte("<4>warn\n\x00bin\xff\n")); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := s.recv(t)
@@ -219,7 +221,7 @@ func TestJournalSyslogIdentifier(t *testing.T) {
 	for _, tc := range tests {
 		s := newFakeJournal(t)
 		j := newTestJournal(t, s, tc.o)
-		if err := j.Write(Stdout, []byte("x\n")); err != nil {
+		if err := j.Write(stream.Stdout, []byte("x\n")); err != nil {
 			t.Fatal(err)
 		}
 		got := fieldsString(s.entry(t)[3:])       // after MESSAGE, ID_FULL, PRIORITY
@@ -244,36 +246,36 @@ func TestJournalPartials(t *testing.T) {
 		}
 		return fs[0].value, partial
 	}
-	write := func(st Stream, p string) {
+	write := func(st stream.Stream, p string) {
 		t.Helper()
 		if err := j.Write(st, []byte(p)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(Stdout, "abc")
-	write(Stderr, "e1")
+	write(stream.Stdout, "abc")
+	write(stream.Stderr, "e1")
 	s.expectNothing(t)
-	write(Stdout, "def\nghi")
+	write(stream.Stdout, "def\nghi")
 	if m, p := msg(); m != "abcdef\n" || p {
 		t.Fatalf("joined line %q partial=%v", m, p)
 	}
-	write(Stderr, "\n")
+	write(stream.Stderr, "\n")
 	if m, p := msg(); m != "e1\n" || p {
 		t.Fatalf("stderr line %q partial=%v", m, p)
 	}
 	s.expectNothing(t)
-	write(Stdout, strings.Repeat("x", 8188)) // 3+8188 = 8191 bytes held: fits
+	write(stream.Stdout, strings.Repeat("x", 8188)) // 3+8188 = 8191 bytes held: fits
 	s.expectNothing(t)
-	write(Stdout, "y") // 8192 does not fit: one partial entry
+	write(stream.Stdout, "y") // 8192 does not fit: one partial entry
 	if m, p := msg(); m != "ghi"+strings.Repeat("x", 8188)+"y" || !p {
 		t.Fatalf("overflow entry of %d bytes partial=%v", len(m), p)
 	}
-	write(Stdout, strings.Repeat("z", 8192)) // a full read without '\n'
+	write(stream.Stdout, strings.Repeat("z", 8192)) // a full read without '\n'
 	if m, p := msg(); len(m) != 8192 || !p {
 		t.Fatalf("8192-byte read: %d bytes partial=%v", len(m), p)
 	}
-	write(Stdout, "tail")
-	write(Stderr, "etail")
+	write(stream.Stdout, "tail")
+	write(stream.Stderr, "etail")
 	s.expectNothing(t)
 	if err := j.Flush(); err != nil {
 		t.Fatal(err)
@@ -293,7 +295,7 @@ func TestJournalPartials(t *testing.T) {
 func TestJournalNoPartialMessage(t *testing.T) {
 	s := newFakeJournal(t)
 	j := newTestJournal(t, s, JournalOptions{NoPartialMessage: true})
-	j.Write(Stdout, []byte("held"))
+	j.Write(stream.Stdout, []byte("held"))
 	if err := j.Close(); err != nil { // Close flushes
 		t.Fatal(err)
 	}
@@ -314,7 +316,7 @@ func TestJournalMemfd(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("m", maxContent-1) + "\n"
-	if err := j.Write(Stdout, []byte(big)); err != nil {
+	if err := j.Write(stream.Stdout, []byte(big)); err != nil {
 		t.Fatal(err)
 	}
 	raw, viaMemfd := s.recv(t)
@@ -334,19 +336,19 @@ func TestJournalMemfd(t *testing.T) {
 func TestJournalMissingSocket(t *testing.T) {
 	s := &fakeJournal{path: filepath.Join(t.TempDir(), "socket")}
 	j := newTestJournal(t, s, JournalOptions{})
-	err := j.Write(Stdout, []byte("lost\n"))
+	err := j.Write(stream.Stdout, []byte("lost\n"))
 	if err == nil || err.Error() != "sd_journal_sendv: No such file or directory" || !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("error = %v", err)
 	}
 	s.listen(t)
-	if err := j.Write(Stdout, []byte("found\n")); err != nil {
+	if err := j.Write(stream.Stdout, []byte("found\n")); err != nil {
 		t.Fatal(err)
 	}
 	if fs := s.entry(t); fs[0].value != "found\n" {
 		t.Fatalf("got %q", fs[0].value)
 	}
 	j.Close()
-	if err := j.Write(Stdout, []byte("after close\n")); err == nil {
+	if err := j.Write(stream.Stdout, []byte("after close\n")); err == nil {
 		t.Fatal("write after Close succeeded")
 	}
 }
@@ -368,13 +370,13 @@ func TestJournalZeroAllocs(t *testing.T) {
 	}()
 	line := []byte(strings.Repeat("a", 99) + "\n")
 	part := []byte("part")
-	j.Write(Stdout, line)
-	j.Write(Stdout, part)
+	j.Write(stream.Stdout, line)
+	j.Write(stream.Stdout, part)
 	allocs := testing.AllocsPerRun(200, func() {
-		if err := j.Write(Stdout, line); err != nil {
+		if err := j.Write(stream.Stdout, line); err != nil {
 			t.Fatal(err)
 		}
-		if err := j.Write(Stderr, part); err != nil {
+		if err := j.Write(stream.Stderr, part); err != nil {
 			t.Fatal(err)
 		}
 		if err := j.Flush(); err != nil {
@@ -396,7 +398,7 @@ func TestJournalLongLinePieces(t *testing.T) {
 	s := newFakeJournal(t)
 	j := newTestJournal(t, s, JournalOptions{})
 	line := strings.Repeat("l", 3*maxContent+10) + "\n"
-	if err := j.Write(Stdout, []byte(line+"next\n")); err != nil {
+	if err := j.Write(stream.Stdout, []byte(line+"next\n")); err != nil {
 		t.Fatal(err)
 	}
 	var got strings.Builder

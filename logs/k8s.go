@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/internal/strerror"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 const (
@@ -99,14 +101,14 @@ func openLog(path string, extra int) (int, error) {
 func (f *K8sLog) Path() string { return f.path }
 
 // Write logs one read chunk with the current time.
-func (f *K8sLog) Write(s Stream, p []byte) error { return f.WriteAt(s, p, time.Now()) }
+func (f *K8sLog) Write(s stream.Stream, p []byte) error { return f.WriteAt(s, p, time.Now()) }
 
 // WriteAt logs one read chunk: every '\n'-terminated piece becomes an F
 // entry, a trailing piece without '\n' a P entry, all stamped with ts;
 // pieces longer than maxContent are cut into P entries of that size. The
 // entries are batched into as few writev(2) calls as the limits allow. The
 // first error is returned; the writer stays usable for the next chunk.
-func (f *K8sLog) WriteAt(s Stream, p []byte, ts time.Time) error {
+func (f *K8sLog) WriteAt(s stream.Stream, p []byte, ts time.Time) error {
 	if len(p) == 0 {
 		return nil
 	}
@@ -140,11 +142,11 @@ func (f *K8sLog) WriteAt(s Stream, p []byte, ts time.Time) error {
 }
 
 // header prepares "<TS> <stream> ? " for this chunk; entries only set the tag.
-func (f *K8sLog) header(s Stream, ts time.Time) error {
+func (f *K8sLog) header(s stream.Stream, ts time.Time) error {
 	name := "stdout"
 	switch s {
-	case Stdout:
-	case Stderr:
+	case stream.Stdout:
+	case stream.Stderr:
 		name = "stderr"
 	default:
 		return fmt.Errorf("write log %s: invalid stream %d", f.path, s)

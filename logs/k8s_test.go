@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 var (
@@ -40,7 +42,7 @@ func readFile(t *testing.T, p string) string {
 	return string(b)
 }
 
-func mustWrite(t *testing.T, f *K8sLog, s Stream, p string, ts time.Time) {
+func mustWrite(t *testing.T, f *K8sLog, s stream.Stream, p string, ts time.Time) {
 	t.Helper()
 	if err := f.WriteAt(s, []byte(p), ts); err != nil {
 		t.Fatal(err)
@@ -51,8 +53,8 @@ func mustWrite(t *testing.T, f *K8sLog, s Stream, p string, ts time.Time) {
 // one read, then `echo err >&2`.
 func TestK8sContractExample(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
-	mustWrite(t, f, Stdout, "out\npartial", ts1)
-	mustWrite(t, f, Stderr, "err\n", ts2)
+	mustWrite(t, f, stream.Stdout, "out\npartial", ts1)
+	mustWrite(t, f, stream.Stderr, "err\n", ts2)
 	want := "2026-11-27T02:10:25.400794344+00:00 stdout F out\n" +
 		"2026-11-27T02:10:25.400794344+00:00 stdout P partial\n" +
 		"2026-11-27T02:10:25.400878800+00:00 stderr F err\n"
@@ -83,7 +85,7 @@ func TestK8sChunks(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, p := openTestLog(t, FileOptions{})
-			mustWrite(t, f, Stdout, tc.chunk, ts1)
+			mustWrite(t, f, stream.Stdout, tc.chunk, ts1)
 			if got := readFile(t, p); got != tc.want {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
@@ -96,7 +98,7 @@ func TestK8sChunks(t *testing.T) {
 func TestK8sNoThreeFieldLines(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
 	for _, c := range []string{"\n", "a\n", "b", "\n\n", "c\n\n", "x", "\n"} {
-		mustWrite(t, f, Stderr, c, ts1)
+		mustWrite(t, f, stream.Stderr, c, ts1)
 	}
 	for _, line := range strings.SplitAfter(readFile(t, p), "\n") {
 		if line == "" {
@@ -117,7 +119,7 @@ func TestK8sLongLineChunked(t *testing.T) {
 	var want strings.Builder
 	for rest := line; len(rest) > 0; {
 		n := min(8192, len(rest))
-		if err := f.WriteAt(Stdout, rest[:n], ts1); err != nil {
+		if err := f.WriteAt(stream.Stdout, rest[:n], ts1); err != nil {
 			t.Fatal(err)
 		}
 		tag, nl := "P ", "\n"
@@ -141,9 +143,9 @@ func TestK8sLongLineChunked(t *testing.T) {
 // writev without growing the batch buffer.
 func TestK8sHugeChunk(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
-	mustWrite(t, f, Stdout, "before\n", ts1) // leaves nothing queued
+	mustWrite(t, f, stream.Stdout, "before\n", ts1) // leaves nothing queued
 	big := bytes.Repeat([]byte{'z'}, 1<<20)
-	if err := f.WriteAt(Stdout, append([]byte("x\n"), big...), ts1); err != nil {
+	if err := f.WriteAt(stream.Stdout, append([]byte("x\n"), big...), ts1); err != nil {
 		t.Fatal(err)
 	}
 	want := ts1s + " stdout F before\n" + ts1s + " stdout F x\n" +
@@ -167,7 +169,7 @@ func TestK8sLongLinePieces(t *testing.T) {
 		f, p := openTestLog(t, FileOptions{})
 		line := append(bytes.Repeat([]byte{'a'}, n-1), '\n')
 		chunk := append(append([]byte("pre\n"), line...), "post"...)
-		mustWrite(t, f, Stdout, string(chunk), ts1)
+		mustWrite(t, f, stream.Stdout, string(chunk), ts1)
 		var want strings.Builder
 		want.WriteString(ts1s + " stdout F pre\n")
 		rest := line
@@ -185,10 +187,10 @@ func TestK8sLongLinePieces(t *testing.T) {
 
 func TestK8sInterleaving(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
-	mustWrite(t, f, Stdout, "o1\no2", ts1)
-	mustWrite(t, f, Stderr, "e1\n", ts2)
-	mustWrite(t, f, Stdout, "o3\n", ts2)
-	mustWrite(t, f, Stderr, "e2", ts1)
+	mustWrite(t, f, stream.Stdout, "o1\no2", ts1)
+	mustWrite(t, f, stream.Stderr, "e1\n", ts2)
+	mustWrite(t, f, stream.Stdout, "o3\n", ts2)
+	mustWrite(t, f, stream.Stderr, "e2", ts1)
 	h1, h2 := ts1s+" ", "2026-11-27T02:10:25.400878800+00:00 "
 	want := h1 + "stdout F o1\n" + h1 + "stdout P o2\n" + h2 + "stderr F e1\n" +
 		h2 + "stdout F o3\n" + h1 + "stderr P e2\n"
@@ -202,7 +204,7 @@ func TestK8sInterleaving(t *testing.T) {
 func TestK8sBatching(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
 	chunk := bytes.Repeat([]byte("0123456789\n"), 200) // 200 entries, 11200 bytes
-	if err := f.WriteAt(Stdout, chunk, ts1); err != nil {
+	if err := f.WriteAt(stream.Stdout, chunk, ts1); err != nil {
 		t.Fatal(err)
 	}
 	if f.writes != 1 {
@@ -213,7 +215,7 @@ func TestK8sBatching(t *testing.T) {
 	}
 	// Worst case: a full read of newlines, 8192 entries of 46 bytes.
 	f.writes = 0
-	if err := f.WriteAt(Stdout, bytes.Repeat([]byte{'\n'}, 8192), ts1); err != nil {
+	if err := f.WriteAt(stream.Stdout, bytes.Repeat([]byte{'\n'}, 8192), ts1); err != nil {
 		t.Fatal(err)
 	}
 	if max := 8192*46/bufSize + 1; f.writes > max {
@@ -221,7 +223,7 @@ func TestK8sBatching(t *testing.T) {
 	}
 	// A big entry: queued header and content leave in a single writev.
 	f.writes = 0
-	if err := f.WriteAt(Stdout, append([]byte("a\n"), bytes.Repeat([]byte{'z'}, 100000)...), ts1); err != nil {
+	if err := f.WriteAt(stream.Stdout, append([]byte("a\n"), bytes.Repeat([]byte{'z'}, 100000)...), ts1); err != nil {
 		t.Fatal(err)
 	}
 	if f.writes != 1 {
@@ -265,7 +267,7 @@ func TestK8sOpenKeepsContent(t *testing.T) {
 	if f.size != 4 || f.total != 4 {
 		t.Fatalf("counters start at %d/%d, want 4", f.size, f.total)
 	}
-	mustWrite(t, f, Stdout, "new\n", ts1)
+	mustWrite(t, f, stream.Stdout, "new\n", ts1)
 	if got, want := readFile(t, p), "old\n"+ts1s+" stdout F new\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
@@ -285,7 +287,7 @@ func TestK8sRelativePath(t *testing.T) {
 	if err := f.Reopen(); err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, f, Stdout, "x\n", ts1)
+	mustWrite(t, f, stream.Stdout, "x\n", ts1)
 	if got := readFile(t, filepath.Join(dir, "rel.log")); got != ts1s+" stdout F x\n" {
 		t.Fatalf("got %q", got)
 	}
@@ -305,12 +307,12 @@ func TestK8sWriteErrorKeepsWorking(t *testing.T) {
 	}
 	defer f.Close()
 	for i := 0; i < 3; i++ {
-		err := f.WriteAt(Stdout, []byte("lost line\n"), ts1)
+		err := f.WriteAt(stream.Stdout, []byte("lost line\n"), ts1)
 		if !errors.Is(err, unix.ENOSPC) || !strings.Contains(err.Error(), "/dev/full") {
 			t.Fatalf("write %d: error = %v, want ENOSPC naming the path", i, err)
 		}
 		big := bytes.Repeat([]byte{'b'}, bigEntry+1)
-		if err := f.WriteAt(Stdout, big, ts1); !errors.Is(err, unix.ENOSPC) {
+		if err := f.WriteAt(stream.Stdout, big, ts1); !errors.Is(err, unix.ENOSPC) {
 			t.Fatalf("big write %d: error = %v", i, err)
 		}
 	}
@@ -324,7 +326,7 @@ func TestK8sWriteErrorKeepsWorking(t *testing.T) {
 	}
 	unix.Close(f.fd)
 	f.fd = fd // the disk has space again
-	mustWrite(t, f, Stdout, "kept\n", ts1)
+	mustWrite(t, f, stream.Stdout, "kept\n", ts1)
 	if got := readFile(t, p); got != ts1s+" stdout F kept\n" {
 		t.Fatalf("after recovery got %q", got)
 	}
@@ -332,7 +334,7 @@ func TestK8sWriteErrorKeepsWorking(t *testing.T) {
 
 func TestK8sInvalidStreamAndClosed(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
-	if err := f.WriteAt(Stream(0), []byte("x\n"), ts1); err == nil {
+	if err := f.WriteAt(stream.Stream(0), []byte("x\n"), ts1); err == nil {
 		t.Fatal("stream 0 accepted")
 	}
 	if err := f.Close(); err != nil {
@@ -341,7 +343,7 @@ func TestK8sInvalidStreamAndClosed(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := f.WriteAt(Stdout, []byte("x\n"), ts1); !errors.Is(err, os.ErrClosed) {
+	if err := f.WriteAt(stream.Stdout, []byte("x\n"), ts1); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}
 	if err := f.Reopen(); !errors.Is(err, os.ErrClosed) {
@@ -364,9 +366,9 @@ func TestK8sZeroAllocs(t *testing.T) {
 	chunk := bytes.Repeat(line, 64<<10/100)
 	big := bytes.Repeat([]byte{'b'}, 64<<10)
 	for name, p := range map[string][]byte{"line": line, "chunk": chunk, "partial": line[:50], "big": big} {
-		f.Write(Stdout, p) // warm up: allocate the batch buffer
+		f.Write(stream.Stdout, p) // warm up: allocate the batch buffer
 		allocs := testing.AllocsPerRun(200, func() {
-			if err := f.Write(Stdout, p); err != nil {
+			if err := f.Write(stream.Stdout, p); err != nil {
 				t.Fatal(err)
 			}
 		})

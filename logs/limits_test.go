@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // contents returns the file's entries as their content only ("line 1", …).
@@ -35,10 +37,10 @@ func writeLines(t *testing.T, f *K8sLog, n int, oneChunk bool) {
 			all.WriteString(l)
 			continue
 		}
-		mustWrite(t, f, Stdout, l, ts1)
+		mustWrite(t, f, stream.Stdout, l, ts1)
 	}
 	if oneChunk {
-		mustWrite(t, f, Stdout, all.String(), ts1)
+		mustWrite(t, f, stream.Stdout, all.String(), ts1)
 	}
 }
 
@@ -147,8 +149,8 @@ func TestGlobalSizeMaxSurvivesReopen(t *testing.T) {
 // TestEntryCost: the counters equal the bytes on disk for F and P entries.
 func TestEntryCost(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{})
-	mustWrite(t, f, Stdout, "full\npart", ts1)
-	mustWrite(t, f, Stderr, "\n", ts1)
+	mustWrite(t, f, stream.Stdout, "full\npart", ts1)
+	mustWrite(t, f, stream.Stderr, "\n", ts1)
 	n := int64(len(readFile(t, p)))
 	if want := int64(45+5) + (45 + 4 + 1) + (45 + 1); n != want || f.size != n || f.total != n {
 		t.Fatalf("file %d bytes, counters %d/%d, want %d", n, f.size, f.total, want)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 func exists(p string) bool {
@@ -51,7 +53,7 @@ func TestReopenTruncateRecreates(t *testing.T) {
 	for _, how := range []string{"rename", "delete", "in place"} {
 		t.Run(how, func(t *testing.T) {
 			f, p := openTestLog(t, FileOptions{})
-			mustWrite(t, f, Stdout, "old\n", ts1)
+			mustWrite(t, f, stream.Stdout, "old\n", ts1)
 			switch how {
 			case "rename":
 				if err := os.Rename(p, p+".20260101"); err != nil {
@@ -68,7 +70,7 @@ func TestReopenTruncateRecreates(t *testing.T) {
 			if st, err := os.Stat(p); err != nil || st.Size() != 0 {
 				t.Fatalf("after Reopen: %v, %v; want an empty file", st, err)
 			}
-			mustWrite(t, f, Stdout, "new\n", ts1)
+			mustWrite(t, f, stream.Stdout, "new\n", ts1)
 			if got := contents(t, p); len(got) != 1 || got[0] != "new" {
 				t.Fatalf("new file holds %q", got)
 			}
@@ -103,7 +105,7 @@ func TestReopenTruncateFailureKeepsOldFd(t *testing.T) {
 	if !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), p+".tmp") {
 		t.Fatalf("Reopen error = %v, want ENOENT naming %s.tmp", err, p)
 	}
-	mustWrite(t, f, Stdout, "still here\n", ts1)
+	mustWrite(t, f, stream.Stdout, "still here\n", ts1)
 	if got := contents(t, filepath.Join(moved, "ctr.log")); len(got) != 1 || got[0] != "still here" {
 		t.Fatalf("old file holds %q", got)
 	}
@@ -113,7 +115,7 @@ func TestReopenTruncateFailureKeepsOldFd(t *testing.T) {
 // not recreated; output keeps going to the renamed file.
 func TestRotateRenamedAway(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{Rotate: true, MaxFiles: 1})
-	mustWrite(t, f, Stdout, "a\n", ts1)
+	mustWrite(t, f, stream.Stdout, "a\n", ts1)
 	if err := os.Rename(p, p+".moved"); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestRotateRenamedAway(t *testing.T) {
 	if exists(p) {
 		t.Fatal("rotation recreated the path")
 	}
-	mustWrite(t, f, Stdout, "b\n", ts1)
+	mustWrite(t, f, stream.Stdout, "b\n", ts1)
 	if got := strings.Join(contents(t, p+".moved"), ","); got != "a,b" {
 		t.Fatalf("renamed file holds %q", got)
 	}
@@ -138,7 +140,7 @@ func TestRotateSkippedRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeLines(t, f, 1, false)
-	err := f.WriteAt(Stdout, []byte("line 2\n"), ts1)
+	err := f.WriteAt(stream.Stdout, []byte("line 2\n"), ts1)
 	if !errors.Is(err, syscall.EEXIST) {
 		t.Fatalf("write with stale .new: %v, want EEXIST", err)
 	}
@@ -149,7 +151,7 @@ func TestRotateSkippedRetries(t *testing.T) {
 		t.Fatalf("counter %d, want 104 (not reset)", f.size)
 	}
 	os.Remove(p + ".new")
-	mustWrite(t, f, Stdout, "line 3\n", ts1)
+	mustWrite(t, f, stream.Stdout, "line 3\n", ts1)
 	if got := strings.Join(contents(t, p), ","); got != "line 3" {
 		t.Fatalf("file holds %q after retry", got)
 	}
@@ -308,7 +310,7 @@ func TestNoFdLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 20; i++ {
-			mustWrite(t, f, Stdout, "some line\n", ts1)
+			mustWrite(t, f, stream.Stdout, "some line\n", ts1)
 			if err := f.Reopen(); err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +327,7 @@ func TestNoFdLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(Stdout, []byte("x\n"))
+	w.Write(stream.Stdout, []byte("x\n"))
 	w.Reopen()
 	w.Close(true)
 	if after := countFds(t); after != before {

@@ -3,37 +3,9 @@ package logs
 import (
 	"errors"
 	"time"
+
+	"github.com/shim-project/shim/cio/stream"
 )
-
-// Stream says which container output a chunk came from. The values are the
-// file descriptor numbers, so the zero value is not a valid stream.
-type Stream uint8
-
-const (
-	Stdout Stream = 1
-	Stderr Stream = 2
-)
-
-// index maps a stream to 0/1 for per-stream state.
-func (s Stream) index() (int, bool) {
-	switch s {
-	case Stdout:
-		return 0, true
-	case Stderr:
-		return 1, true
-	}
-	return 0, false
-}
-
-func (s Stream) String() string {
-	switch s {
-	case Stdout:
-		return "stdout"
-	case Stderr:
-		return "stderr"
-	}
-	return "invalid"
-}
 
 // Options configure the logging of one container.
 type Options struct {
@@ -128,14 +100,14 @@ func (w *Writer) File() *K8sLog { return w.file }
 // once: while it keeps failing its errors are only counted (Counts). Once
 // it has worked again with no failure for failQuiet, the next failure is
 // returned anew. Every driver keeps accepting later chunks.
-func (w *Writer) Write(s Stream, p []byte) error {
+func (w *Writer) Write(s stream.Stream, p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
 	return w.writeAt(s, p, time.Now())
 }
 
-func (w *Writer) writeAt(s Stream, p []byte, ts time.Time) error {
+func (w *Writer) writeAt(s stream.Stream, p []byte, ts time.Time) error {
 	var ferr, jerr error
 	if w.file != nil {
 		ferr = w.file.WriteAt(s, p, ts)

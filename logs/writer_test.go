@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
 )
 
 func TestWriterFanOut(t *testing.T) {
@@ -24,10 +26,10 @@ func TestWriterFanOut(t *testing.T) {
 	if d := w.Drivers(); !d.K8sFile || !d.Journald || d.Path != p || w.File().Path() != p {
 		t.Fatalf("drivers %+v", d)
 	}
-	if err := w.Write(Stdout, []byte("one\ntwo\nthr")); err != nil {
+	if err := w.Write(stream.Stdout, []byte("one\ntwo\nthr")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(Stderr, nil); err != nil {
+	if err := w.Write(stream.Stderr, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(true); err != nil {
@@ -60,7 +62,7 @@ func TestWriterNoDrivers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.Write(Stdout, []byte("x\n")) != nil || w.Reopen() != nil || w.Flush() != nil ||
+		if w.Write(stream.Stdout, []byte("x\n")) != nil || w.Reopen() != nil || w.Flush() != nil ||
 			w.Sync() != nil || w.Close(true) != nil || w.File() != nil {
 			t.Fatalf("%v: no-op writer reported an error", specs)
 		}
@@ -95,12 +97,12 @@ func journalDownWriter(t *testing.T) (*Writer, string) {
 func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
 	w, p := journalDownWriter(t)
 	// The failure is reported when it starts, not again for every chunk.
-	err := w.Write(Stderr, []byte("x\n"))
+	err := w.Write(stream.Stderr, []byte("x\n"))
 	if !errors.Is(err, unix.ENOENT) || !strings.Contains(err.Error(), "sd_journal_sendv: ") {
 		t.Fatalf("error = %v", err)
 	}
 	for i := 0; i < 2; i++ {
-		if err := w.Write(Stderr, []byte("x\n")); err != nil {
+		if err := w.Write(stream.Stderr, []byte("x\n")); err != nil {
 			t.Fatalf("repeated failure reported again: %v", err)
 		}
 	}
@@ -111,7 +113,7 @@ func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
 		t.Fatalf("journald errors counted %d, want 3", j.Errors.Load())
 	}
 	// Nor when the held partial line cannot be flushed at the end.
-	if err := w.Write(Stdout, []byte("partial")); err != nil {
+	if err := w.Write(stream.Stdout, []byte("partial")); err != nil {
 		t.Fatalf("held partial: %v", err)
 	}
 	if err := w.Close(false); err != nil {
@@ -126,7 +128,7 @@ func TestWriterJournalDownFileKeepsGoing(t *testing.T) {
 func TestWriterReportsEachFailureOnset(t *testing.T) {
 	w, p := journalDownWriter(t)
 	at := func(sec int) time.Time { return ts1.Add(time.Duration(sec) * time.Second) }
-	if err := w.writeAt(Stdout, []byte("a\n"), at(0)); !errors.Is(err, unix.ENOENT) {
+	if err := w.writeAt(stream.Stdout, []byte("a\n"), at(0)); !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("journald down: %v", err)
 	}
 	good := w.file.fd
@@ -153,7 +155,7 @@ func TestWriterReportsEachFailureOnset(t *testing.T) {
 		if s.full {
 			w.file.fd = full
 		}
-		err := w.writeAt(Stdout, []byte("x\n"), at(s.sec))
+		err := w.writeAt(stream.Stdout, []byte("x\n"), at(s.sec))
 		if got := errors.Is(err, unix.ENOSPC); got != s.report || errors.Is(err, unix.ENOENT) {
 			t.Fatalf("at %ds (full %v): error %v, want ENOSPC reported: %v, and no journald error", s.sec, s.full, err, s.report)
 		}
@@ -171,11 +173,11 @@ func TestWriterReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close(true)
-	w.Write(Stdout, []byte("a\n"))
+	w.Write(stream.Stdout, []byte("a\n"))
 	if err := w.Reopen(); err != nil {
 		t.Fatal(err)
 	}
-	w.Write(Stdout, []byte("b\n"))
+	w.Write(stream.Stdout, []byte("b\n"))
 	if got := strings.Join(contents(t, p), ","); got != "b" {
 		t.Fatalf("after reopen %q", got)
 	}
@@ -188,8 +190,8 @@ func TestWriterZeroAllocs(t *testing.T) {
 	}
 	defer w.Close(false)
 	chunk := bytes.Repeat([]byte(strings.Repeat("w", 99)+"\n"), 80)
-	w.Write(Stdout, chunk)
-	if a := testing.AllocsPerRun(500, func() { w.Write(Stderr, chunk) }); a != 0 {
+	w.Write(stream.Stdout, chunk)
+	if a := testing.AllocsPerRun(500, func() { w.Write(stream.Stderr, chunk) }); a != 0 {
 		t.Fatalf("%v allocations per Writer.Write, want 0", a)
 	}
 }

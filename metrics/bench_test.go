@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shim-project/shim/cio/stream"
 	"github.com/shim-project/shim/logs"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkLogWhileScraped(b *testing.B) {
 			}
 			b.SetBytes(int64(len(chunk)))
 			for b.Loop() {
-				if err := f.Write(logs.Stdout, chunk); err != nil {
+				if err := f.Write(stream.Stdout, chunk); err != nil {
 					b.Fatal(err)
 				}
 			}

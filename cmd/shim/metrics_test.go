@@ -12,12 +12,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/cio"
+	"github.com/shim-project/shim/cio/stream"
 	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/metrics"
 )
 
 // metricsMon is a monitor with a k8s-file log in a fresh bundle.
-func metricsMon(t *testing.T) *mon {
+func metricsMon(t *testing.T) *daemon {
 	t.Helper()
 	bundle := t.TempDir()
 	w, err := logs.New(logs.Options{Specs: []logs.Spec{{Kind: logs.K8sFile, Path: filepath.Join(bundle, "ctr.log")}}})
@@ -26,7 +28,8 @@ func metricsMon(t *testing.T) *mon {
 	}
 	t.Cleanup(func() { w.Close(false) })
 	cfg := &config{Bundle: bundle, Cid: "abc", Name: "web"}
-	return &mon{cfg: cfg, lg: newDiag(cfg), setup: &setup{logs: w}}
+	lg := newDiag(cfg)
+	return &daemon{cfg: cfg, lg: lg, setup: &setup{logs: w}, io: cio.New(cio.Options{Logs: w, Log: lg})}
 }
 
 func openFDs(t *testing.T) int {
@@ -78,7 +81,7 @@ func TestMetricsOn(t *testing.T) {
 	if m.stats == nil {
 		t.Fatal("metrics off with SHIM_METRICS=1")
 	}
-	if err := m.setup.logs.Write(logs.Stdout, []byte("one\ntwo\n")); err != nil {
+	if err := m.setup.logs.Write(stream.Stdout, []byte("one\ntwo\n")); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(m.cfg.Bundle, metrics.SocketName)

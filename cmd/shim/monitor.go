@@ -2,77 +2,48 @@ package main
 
 import (
 	"os"
-	"os/signal"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/cio"
+	"github.com/shim-project/shim/exitcode"
 	"github.com/shim-project/shim/metrics"
+	"github.com/shim-project/shim/monitor"
 	"github.com/shim-project/shim/notify"
-	"github.com/shim-project/shim/oci"
 	"github.com/shim-project/shim/oom"
 )
 
-// phase is where the monitor is in the container's life. Signals and ctl
-// messages behave differently per phase; keeping it explicit avoids flags.
-type phase int
-
-const (
-	phaseCreating phase = iota // runtime running, container pid unknown
-	phaseRunning               // container pid known, forwarding I/O
-	phaseExiting               // container gone: drain, exit files, exit command
-)
-
-// mon is the daemon's state for one container or exec session.
-type mon struct {
-	cfg       *config
-	lg        *diag
-	setup     *setup
-	inherited []int
-	oldAdj    string
-
-	sync       *oci.SyncPipe
-	attachPipe *oci.SyncPipe
-	startFd    int   // kept only with --exec-attach, for the runtime's second go byte
-	engineFds  []int // the _OCI_* fds: never handed to the runtime
-
-	reaper *oci.Reaper
-	io     *stdio
-	srv    *attach.Server
-	fifos  *attach.FIFOs
-	oom    *oom.Watcher  // nil until the container pid is known, or if unwatchable
-	notify *notify.Relay // --sdnotify-socket
-
-	stats *metrics.Container // SHIM_METRICS (metrics.go); nil, and every hook a no-op, when off
-
-	outMu    sync.Mutex // one writer at a time into logs and attach clients
-	fullRead [2]bool    // stdout, stderr: the last chunk filled the read buffer
-
-	mu         sync.Mutex // guards phase, runtimePid and ctrPid
-	phase      phase
-	runtimePid int
-	ctrPid     int
+// daemon is the wiring of the long-lived monitor: it builds the parts from
+// the parsed command line and hands over to package monitor.
+type daemon struct {
+	cfg   *config
+	lg    *diag
+	setup *setup
+	fds   *engineFds
+	io    *cio.IO
+	mon   *monitor.Monitor
+	stats *metrics.Container // SHIM_METRICS (metrics.go); nil, every hook a no-op, when off
+	oom   *oom.Watcher       // nil until the container pid is known, or if unwatchable
 }
 
-// monitor runs the daemon part and returns the process exit status.
-func monitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) int {
-	m := &mon{cfg: cfg, lg: lg, setup: st, inherited: inherited, oldAdj: oldAdj}
+// runMonitor runs the daemon part and returns the process exit status.
+func runMonitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) int {
+	d := &daemon{cfg: cfg, lg: lg, setup: st}
 	if cfg.SdnotifySocket != "" {
 		// Right after the fork, as conmon: podman passes MAINPID=<our pid>
 		// to systemd, so the relay must be this process (§12.1).
-		var err error
-		if m.notify, err = notify.Start(cfg.Bundle, cfg.SdnotifySocket, lg); err != nil {
+		if _, err := notify.Start(cfg.Bundle, cfg.SdnotifySocket, lg); err != nil {
 			lg.Errorf("%v", err)
 			return 1
 		}
 	}
-	if err := m.openPipes(); err != nil {
+	fds, err := openEngineFds(cfg, inherited)
+	if err != nil {
 		lg.Errorf("%v", err)
 		return 1
 	}
-	m.protectInherited()
+	d.fds = fds
 	if !st.passthrough {
 		detachStdio()
 		lg.w = discard{}
@@ -84,77 +55,57 @@ func monitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) i
 		// waited for (§3.3).
 		lg.Debugf("Failed to set as subreaper: %v", err)
 	}
-	m.reaper = oci.StartReaper()
-	status := m.run()
-	return m.finish(status)
-}
-
-// run creates the container and waits for it; it returns the status to
-// record, or an error status (with exitFiles false) when creation failed.
-func (m *mon) run() result {
-	var err error
-	m.io, err = newStdio(m.cfg, m.setup.passthrough)
-	if err != nil {
-		m.lg.Errorf("%v", err)
-		return result{daemon: 1}
-	}
-	if m.cfg.Bundle != "" && !m.setup.passthrough {
-		if err := m.startAttach(); err != nil {
-			m.lg.Errorf("%v", err)
-			return result{daemon: 1}
-		}
-	}
-	m.startMetrics()
-	if m.attachPipe != nil {
-		if err := m.attachPipe.Send(0, ""); err != nil {
-			m.lg.Errorf("%v", err)
-		}
-	}
-	m.forwardSignals()
-	pid, err := m.startRuntime()
-	if err != nil {
-		m.lg.Errorf("%v", err)
-		m.sendFailure(err.Error())
-		return result{daemon: 1, exitCmd: true}
-	}
-	m.setRuntimePid(pid)
-	ctr, res, ok := m.awaitRuntime(pid)
-	if !ok {
-		return res
-	}
-	return m.watch(ctr)
-}
-
-func (m *mon) setRuntimePid(pid int) {
-	m.mu.Lock()
-	m.runtimePid = pid
-	m.mu.Unlock()
-}
-
-// forwardSignals passes SIGTERM, SIGINT and SIGQUIT to the container, or to
-// the runtime while the container pid is not known yet (§3.2).
-func (m *mon) forwardSignals() {
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT)
-	go func() {
-		for s := range ch {
-			m.mu.Lock()
-			var target int
-			switch m.phase {
-			case phaseCreating:
-				target = m.runtimePid
-			case phaseRunning:
-				target = m.ctrPid
-			}
-			m.mu.Unlock()
-			if target > 0 {
-				if err := unix.Kill(target, s.(unix.Signal)); err != nil {
-					m.reaper.Kick()
-				}
+	d.io = cio.New(cio.Options{
+		Terminal: cfg.Terminal, Stdin: cfg.Stdin, Passthrough: st.passthrough,
+		Logs: st.logs, Log: lg,
+		Bundle: cfg.Bundle, SocketDir: cfg.SocketDirPath, Cuuid: cfg.Cuuid,
+		FullAttach: cfg.FullAttach, LeaveStdinOpen: cfg.LeaveStdinOpen,
+		// Called only once output flows, after d.mon is set.
+		Exiting: func() bool { return d.mon.Exiting() }, Resize: d.countResizes,
+	})
+	d.mon = monitor.New(d.monitorConfig(oldAdj), monitor.Parts{
+		Log: lg, Sync: fds.sync, IO: d.io, Watch: d, Release: fds.closeInherited,
+	})
+	setupErr := d.io.Open()
+	if setupErr == nil {
+		d.startMetrics()
+		if fds.attachPipe != nil {
+			if err := fds.attachPipe.Send(0, ""); err != nil {
+				lg.Errorf("%v", err)
 			}
 		}
-	}()
+	}
+	_, status := d.mon.Run(&runtime{d: d, oldAdj: oldAdj}, setupErr)
+	return status
 }
+
+func (d *daemon) monitorConfig(oldAdj string) monitor.Config {
+	c := d.cfg
+	mc := monitor.Config{
+		Exec: c.Exec, ReportPid: c.APIVersion || !c.Exec, PidFile: c.ContainerPidfile,
+		Timeout:    time.Duration(c.Timeout) * time.Second,
+		ExitFiles:  exitcode.Files{PersistDir: c.PersistDir, ExitDir: c.ExitDir, Cid: c.Cid},
+		NoSyncLogs: c.NoSyncLog, ExitDelay: time.Duration(c.ExitDelay) * time.Second,
+		Env: os.Environ(), OOMScoreAdj: oldAdj,
+	}
+	if c.ExitCommand != "" {
+		mc.ExitCommand = &exitcode.Command{Path: c.ExitCommand, Args: c.ExitCommandArgs}
+	}
+	return mc
+}
+
+// Running starts the OOM watch, unless there is nowhere to record an OOM
+// (legacy exec, CRI-O ExecSync), and the metrics' view of it.
+func (d *daemon) Running(ctr int) {
+	if d.cfg.PersistDir != "" || d.cfg.Bundle != "" {
+		d.oom = oom.Start(ctr, d.lg, d.cfg.PersistDir, d.cfg.Bundle)
+	}
+	d.stats.Started(d.oom)
+}
+
+func (d *daemon) Final()            { d.oom.Final() }
+func (d *daemon) Exited(status int) { d.stats.Exited(status) }
+func (d *daemon) Close()            { d.stats.Close() }
 
 // detachStdio points fds 0-2 at /dev/null: engines Wait() on our stdout and
 // stderr pipes until every copy is closed (§3.1 step 6).
@@ -174,17 +125,3 @@ func detachStdio() {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-// timeoutC returns a channel that fires after --timeout seconds, or nil.
-func (m *mon) timeoutC() <-chan time.Time {
-	if m.cfg.Timeout <= 0 {
-		return nil
-	}
-	return time.After(time.Duration(m.cfg.Timeout) * time.Second)
-}
-
-func (m *mon) sendFailure(msg string) {
-	if err := m.sync.Send(-1, msg); err != nil {
-		m.lg.Errorf("%v", err)
-	}
-}

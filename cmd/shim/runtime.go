@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -12,33 +11,48 @@ import (
 	"github.com/shim-project/shim/oci"
 )
 
-// openPipes takes the engine's result channels (§4): the sync pipe, and the
-// attach pipe that --exec-attach requires. It notes every _OCI_* fd, which
-// must not reach the runtime.
-func (m *mon) openPipes() error {
-	key := oci.KeyFor(m.cfg.APIVersion, m.cfg.Exec)
+// engineFds are the fds the engine handed us (§4): the sync pipe, the
+// attach pipe that --exec-attach requires, the start pipe, and every other
+// inherited fd, which the runtime gets at its own number.
+type engineFds struct {
+	inherited  []int
+	sync       *oci.SyncPipe
+	attachPipe *oci.SyncPipe
+	startFd    int   // kept only with --exec-attach, for the runtime's second go byte
+	ours       []int // the _OCI_* fds: never handed to the runtime
+}
+
+// openEngineFds takes the engine's result channels and marks every
+// inherited fd close-on-exec, so that children get exactly the fds we list
+// for them, at the numbers we choose.
+func openEngineFds(cfg *config, inherited []int) (*engineFds, error) {
+	f := &engineFds{inherited: inherited}
+	key := oci.KeyFor(cfg.APIVersion, cfg.Exec)
 	var err error
-	if m.sync, err = openSyncEnv("_OCI_SYNCPIPE", key); err != nil {
-		return err
+	if f.sync, err = openSyncEnv("_OCI_SYNCPIPE", key); err != nil {
+		return nil, err
 	}
 	startFd := envFd("_OCI_STARTPIPE")
-	m.engineFds = []int{m.sync.Fd(), startFd, envFd("_OCI_ATTACHPIPE")}
-	if !m.cfg.ExecAttach {
+	f.ours = []int{f.sync.Fd(), startFd, envFd("_OCI_ATTACHPIPE")}
+	for _, fd := range inherited {
+		unix.CloseOnExec(fd)
+	}
+	if !cfg.ExecAttach {
 		// The first go byte was read before the fork; only --exec-attach
 		// needs the pipe again (§5.3).
 		if startFd > 0 {
-			m.closeInheritedFd(startFd)
+			f.closeInheritedFd(startFd)
 		}
-		return nil
+		return f, nil
 	}
 	if _, ok := os.LookupEnv("_OCI_ATTACHPIPE"); !ok {
-		return fmt.Errorf("--attach specified but _OCI_ATTACHPIPE was not %s", strerror.Text(unix.ENOENT))
+		return nil, fmt.Errorf("--attach specified but _OCI_ATTACHPIPE was not %s", strerror.Text(unix.ENOENT))
 	}
-	if m.attachPipe, err = openSyncEnv("_OCI_ATTACHPIPE", key); err != nil {
-		return err
+	if f.attachPipe, err = openSyncEnv("_OCI_ATTACHPIPE", key); err != nil {
+		return nil, err
 	}
-	m.startFd = startFd
-	return nil
+	f.startFd = startFd
+	return f, nil
 }
 
 // envFd is the fd an _OCI_* variable names, 0 when it is unset or invalid
@@ -73,23 +87,15 @@ func openSyncEnv(name, key string) (*oci.SyncPipe, error) {
 	return oci.NewSyncPipe(os.NewFile(uintptr(fd), name), key), nil
 }
 
-// protectInherited marks every inherited fd close-on-exec so that children
-// get exactly the fds we list for them, at the numbers we choose.
-func (m *mon) protectInherited() {
-	for _, fd := range m.inherited {
-		unix.CloseOnExec(fd)
-	}
-}
-
 // childFiles lays out the runtime's fds: its stdio, then every inherited fd
 // at its own number (runc --preserve-fds counts on that), minus ours.
-func (m *mon) childFiles() []int {
-	files := []int{m.io.child[0], m.io.child[1], m.io.child[2]}
-	for _, fd := range m.inherited {
+func (f *engineFds) childFiles(stdio [3]int) []int {
+	files := stdio[:]
+	for _, fd := range f.inherited {
 		for len(files) <= fd {
 			files = append(files, -1)
 		}
-		if fd != m.startFd && slices.Contains(m.engineFds, fd) {
+		if fd != f.startFd && slices.Contains(f.ours, fd) {
 			continue
 		}
 		files[fd] = fd
@@ -97,16 +103,49 @@ func (m *mon) childFiles() []int {
 	return files
 }
 
-func (m *mon) runtimeArgv() []string {
-	c := m.cfg
+// closeInherited frees what the engine handed us (reserved ports, slirp's
+// exit fd) before the exit files appear: podman's restart relies on it.
+func (f *engineFds) closeInherited() {
+	for _, fd := range f.inherited {
+		if fd == f.sync.Fd() {
+			continue
+		}
+		if f.attachPipe != nil && fd == f.attachPipe.Fd() {
+			f.attachPipe.Close() // it may have closed itself on EPIPE
+			continue
+		}
+		unix.Close(fd)
+	}
+	f.inherited = nil
+}
+
+// closeInheritedFd closes one inherited fd early and forgets it, so that the
+// final sweep cannot close a later file that reused the number.
+func (f *engineFds) closeInheritedFd(fd int) {
+	for i, v := range f.inherited {
+		if v == fd {
+			f.inherited = append(f.inherited[:i], f.inherited[i+1:]...)
+			unix.Close(fd)
+			return
+		}
+	}
+}
+
+// runtime spawns `runtime create|restore|exec` through the launcher
+// (monitor.Runtime).
+type runtime struct {
+	d      *daemon
+	oldAdj string
+}
+
+func (r *runtime) argv() []string {
+	c := r.d.cfg
 	o := oci.Opts{
 		Runtime: c.Runtime, SystemdCgroup: c.SystemdCgroup, RuntimeArgs: c.RuntimeArgs,
 		Bundle: c.Bundle, PidFile: c.ContainerPidfile, NoPivot: c.NoPivot,
 		NoNewKeyring: c.NoNewKeyring, RuntimeOpts: c.RuntimeOpts, Cid: c.Cid,
 		RestorePath: c.Restore, ExecProcessSpec: c.ExecProcessSpec,
-	}
-	if m.io.console != nil {
-		o.ConsoleSocket = m.io.console.Path()
+		ConsoleSocket: r.d.io.ConsolePath(),
 	}
 	switch {
 	case c.Exec:
@@ -117,75 +156,26 @@ func (m *mon) runtimeArgv() []string {
 	return oci.CreateArgs(o)
 }
 
-// startRuntime spawns `runtime create|restore|exec` through the launcher.
-func (m *mon) startRuntime() (int, error) {
-	argv := m.runtimeArgv()
-	m.lg.Tracef("calling runtime args: %v", argv)
-	if m.cfg.Exec {
+func (r *runtime) Spawn() (int, error) {
+	d := r.d
+	argv := r.argv()
+	d.lg.Tracef("calling runtime args: %v", argv)
+	if d.cfg.Exec {
 		// A stale pidfile would make a failed exec look like a success.
-		_ = os.Remove(m.cfg.ContainerPidfile)
+		_ = os.Remove(d.cfg.ContainerPidfile)
 	}
 	pid, err := oci.Start(oci.Launch{
-		Path: m.cfg.Runtime, Argv: argv, Env: os.Environ(), Files: m.childFiles(),
-		FixStdioMode: !m.setup.passthrough, ReplaceListenPid: m.cfg.ReplaceListenPid,
-		StartFd: m.startFd, OOMScoreAdj: m.oldAdj, ExecFailStatus: 127,
+		Path: d.cfg.Runtime, Argv: argv, Env: os.Environ(), Files: d.fds.childFiles(d.io.ChildFds()),
+		FixStdioMode: !d.setup.passthrough, ReplaceListenPid: d.cfg.ReplaceListenPid,
+		StartFd: d.fds.startFd, OOMScoreAdj: r.oldAdj, ExecFailStatus: 127,
 	})
-	m.io.closeChildEnds()
-	if m.setup.passthrough {
+	d.io.CloseChildEnds()
+	if d.setup.passthrough {
 		detachStdio()
-		m.lg.w = discard{}
+		d.lg.w = discard{}
 	}
-	if m.startFd > 0 {
-		m.closeInheritedFd(m.startFd)
+	if d.fds.startFd > 0 {
+		d.fds.closeInheritedFd(d.fds.startFd)
 	}
 	return pid, err
-}
-
-// awaitRuntime waits for the runtime to finish creating the container and
-// reports the container pid to the engine. ok is false when it failed; res
-// then says how to end.
-func (m *mon) awaitRuntime(pid int) (ctr int, res result, ok bool) {
-	ws := <-m.reaper.Wait(pid)
-	fail := func(msg string) (int, result, bool) {
-		m.sendFailure(msg)
-		return 0, result{daemon: 1, exitCmd: true}, false
-	}
-	if !m.cfg.Exec && !(ws.Exited() && ws.ExitStatus() == 0) {
-		msg := m.io.runtimeStderr()
-		if msg != "" {
-			m.lg.Warnf("runtime stderr: %s", msg) // §12.3: only syslog shows it
-		}
-		m.lg.Errorf("Failed to create container: %s", describeWait(ws))
-		return fail(msg)
-	}
-	ctr, err := oci.ReadPidFile(m.cfg.ContainerPidfile)
-	if err != nil || ctr <= 0 {
-		msg := m.io.runtimeStderr()
-		if msg == "" && err != nil {
-			msg = err.Error()
-		}
-		m.lg.Errorf("Failed to read pidfile: %v", err)
-		return fail(msg)
-	}
-	if m.io.console != nil {
-		if err := m.io.receiveConsole(2 * time.Second); err != nil {
-			m.lg.Errorf("%v", err)
-			return fail("Runtime did not set up terminal")
-		}
-	}
-	m.startPumps()
-	if m.cfg.APIVersion || !m.cfg.Exec {
-		if err := m.sync.Send(ctr, ""); err != nil {
-			m.lg.Errorf("%v", err)
-		}
-	}
-	return ctr, result{}, true
-}
-
-// describeWait renders a wait status the way conmon's messages do.
-func describeWait(ws unix.WaitStatus) string {
-	if ws.Signaled() {
-		return fmt.Sprintf("signal %d", ws.Signal())
-	}
-	return fmt.Sprintf("exit status %d", ws.ExitStatus())
 }

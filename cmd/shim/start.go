@@ -60,7 +60,7 @@ func run(args []string) int {
 		if addedProcs == "1" {
 			os.Unsetenv("GOMAXPROCS")
 		}
-		return monitor(cfg, setup, lg, inherited, oldAdj)
+		return runMonitor(cfg, setup, lg, inherited, oldAdj)
 	}
 	oldAdj := lowerOOMScore(lg)
 	// Until the runtime is started a SIGTERM ends us at once (conmon _exit(1)s).
@@ -73,7 +73,7 @@ func run(args []string) int {
 	}
 	if cfg.Sync {
 		signal.Stop(earlyTerm)
-		return monitor(cfg, setup, lg, inherited, oldAdj)
+		return runMonitor(cfg, setup, lg, inherited, oldAdj)
 	}
 	setup.Close()
 	return daemonize(cfg, lg, inherited, oldAdj)

@@ -1,4 +1,4 @@
-package main
+package cio
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/shim-project/shim/logs"
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // collector is a sink that records what it gets.
@@ -21,7 +21,7 @@ type collector struct {
 	max    int
 }
 
-func (c *collector) sink(s logs.Stream, p []byte) {
+func (c *collector) sink(s stream.Stream, p []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.data.Write(p)
@@ -55,7 +55,7 @@ func TestPumpGrowsPipe(t *testing.T) {
 	defer r.Close()
 	before := pipeSizeOf(t, r)
 	c := &collector{}
-	p := startPump(r, logs.Stdout, false, c.sink)
+	p := startPump(r, stream.Stdout, false, c.sink)
 	want := before
 	if mayGrowPipes() {
 		want = pipeSize
@@ -76,7 +76,7 @@ func TestPumpCopiesEverything(t *testing.T) {
 	}
 	defer r.Close()
 	c := &collector{}
-	p := startPump(r, logs.Stderr, false, c.sink)
+	p := startPump(r, stream.Stderr, false, c.sink)
 	var want bytes.Buffer
 	for i := 0; i < 2000; i++ {
 		line := bytes.Repeat([]byte{byte('a' + i%26)}, i%700)
@@ -126,7 +126,7 @@ func TestPumpStopsUnderLoad(t *testing.T) {
 		}
 	}()
 	c := &collector{}
-	p := startPump(r, logs.Stdout, false, c.sink)
+	p := startPump(r, stream.Stdout, false, c.sink)
 	for deadline := time.Now().Add(10 * time.Second); c.len() < 1<<20; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no output")
@@ -149,7 +149,7 @@ func TestPumpNoAllocPerChunk(t *testing.T) {
 	}
 	defer r.Close()
 	got := make(chan struct{}, 1)
-	p := startPump(r, logs.Stdout, false, func(logs.Stream, []byte) { got <- struct{}{} })
+	p := startPump(r, stream.Stdout, false, func(stream.Stream, []byte) { got <- struct{}{} })
 	line := []byte("a line of output\n")
 	round := func() {
 		if _, err := unix.Write(int(w.Fd()), line); err != nil {

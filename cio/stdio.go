@@ -1,4 +1,4 @@
-package main
+package cio
 
 import (
 	"context"
@@ -33,9 +33,9 @@ type stdio struct {
 	stdinOnce sync.Once
 }
 
-func newStdio(cfg *config, passthrough bool) (*stdio, error) {
+func newStdio(o Options) (*stdio, error) {
 	s := &stdio{child: [3]int{0, 1, 2}}
-	if passthrough {
+	if o.Passthrough {
 		return s, nil
 	}
 	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
@@ -45,12 +45,12 @@ func newStdio(cfg *config, passthrough bool) (*stdio, error) {
 	s.null = null
 	nfd := int(null.Fd())
 	s.child = [3]int{nfd, nfd, nfd}
-	if cfg.Terminal {
+	if o.Terminal {
 		if s.console, err = attach.NewConsoleSocket(os.TempDir()); err != nil {
 			return nil, err
 		}
 	} else {
-		if cfg.Stdin {
+		if o.Stdin {
 			r, w, err := os.Pipe()
 			if err != nil {
 				return nil, fmt.Errorf("create stdin pipe: %w", err)

@@ -1,4 +1,4 @@
-package main
+package cio
 
 import (
 	"errors"
@@ -10,13 +10,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/shim-project/shim/logs"
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // pump copies one container output fd to the sink until stopped.
 type pump struct {
 	f      *os.File
-	stream logs.Stream
+	stream stream.Stream
 	tty    bool
 	buf    []byte // one read; the exit-time drain reuses it
 	raw    bool   // the fd is non-blocking: reads go out as raw syscalls
@@ -38,7 +38,7 @@ const (
 // errStopped ends a pump's read loop once drain or a timeout stopped it.
 var errStopped = errors.New("pump stopped")
 
-func startPump(f *os.File, stream logs.Stream, tty bool, sink func(logs.Stream, []byte)) *pump {
+func startPump(f *os.File, stream stream.Stream, tty bool, sink func(stream.Stream, []byte)) *pump {
 	p := &pump{f: f, stream: stream, tty: tty, buf: make([]byte, readSize),
 		done: make(chan struct{}), stop: make(chan struct{})}
 	if !tty {
@@ -86,7 +86,7 @@ func mayGrowPipes() bool {
 
 // run reads until EOF, an error, or stop. Each wake-up of the poller reads
 // until the pipe is empty (EAGAIN), handing every read to the sink.
-func (p *pump) run(sink func(logs.Stream, []byte)) {
+func (p *pump) run(sink func(stream.Stream, []byte)) {
 	defer close(p.done)
 	rc, err := p.f.SyscallConn()
 	if err != nil {
@@ -133,7 +133,7 @@ func (p *pump) run(sink func(logs.Stream, []byte)) {
 // stop. With p.raw, the fd is non-blocking (the poller's: pipes, the pty
 // master), so a read cannot block and goes out as a raw syscall, without the
 // scheduler's bookkeeping; a blocking fd gets ordinary reads.
-func (p *pump) readAvailable(fd int, sink func(logs.Stream, []byte), more func() bool) error {
+func (p *pump) readAvailable(fd int, sink func(stream.Stream, []byte), more func() bool) error {
 	buf := p.buf
 	for {
 		var r uintptr
@@ -174,7 +174,7 @@ func (p *pump) halt() {
 // writers that are still alive (children of the container may hold the pipe).
 // A child that outlived the container may keep writing without pause; the
 // exit files must not wait for it (§11.1 "Latency"), hence drainLimit.
-func (p *pump) drain(sink func(logs.Stream, []byte)) {
+func (p *pump) drain(sink func(stream.Stream, []byte)) {
 	p.halt()
 	rc, err := p.f.SyscallConn()
 	if err != nil {

@@ -1,0 +1,65 @@
+package cio
+
+import (
+	"sync"
+
+	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/logs"
+)
+
+// sink is the data path's end: every chunk goes to the log drivers first,
+// then to every attach client (§8.2). Its lock keeps stdout and stderr
+// entries whole and in the order they were read, and keeps a reopen (ctl
+// type 2) between two chunks.
+type sink struct {
+	mu       sync.Mutex
+	logs     *logs.Writer
+	srv      *attach.Server // nil without an attach socket
+	log      Logger
+	fullRead [2]bool // per stream: the last chunk filled the read buffer
+}
+
+func (k *sink) write(st stream.Stream, p []byte) {
+	i, _ := st.Index()
+	k.mu.Lock()
+	// The writer reports a driver's failure once, when it starts (a full
+	// disk must not produce a warning per line).
+	if err := k.logs.Write(st, p); err != nil {
+		k.log.Warnf("write log: %v", err)
+	}
+	if k.srv != nil {
+		// A client that connected before this output was written must get
+		// it, even if the scheduler has not run the accept loop yet (podman
+		// connects, then starts the container). Output that follows a read
+		// which emptied the pipe may be the first after such a connect;
+		// while the container writes faster than we read, every read
+		// fills the buffer and skips this: accept4 on an empty backlog
+		// costs a socket allocation in the kernel, a few microseconds.
+		if !k.fullRead[i] {
+			k.srv.AcceptPending()
+		}
+		k.srv.Broadcast(st, p)
+	}
+	k.fullRead[i] = len(p) == readSize
+	k.mu.Unlock()
+}
+
+// reopen serves ctl type 2 (§10.5): kubelet and CRI-O rename the log away
+// and expect the file back at once.
+func (k *sink) reopen() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.logs.Reopen(); err != nil {
+		k.log.Warnf("Failed to reopen log file: %v", err)
+	}
+}
+
+// close flushes the log drivers, with fsync unless noSync.
+func (k *sink) close(sync bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.logs.Close(sync); err != nil {
+		k.log.Warnf("close logs: %v", err)
+	}
+}
