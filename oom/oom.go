@@ -11,6 +11,9 @@
 // Both are checked once more, synchronously, when the container has exited
 // (Final): the kill and the exit race with the watching goroutine, and the
 // oom files must exist before the exit files do.
+//
+// Watcher.OOMKills also gives the cgroup's kill count, as a plain number,
+// to observers such as the metrics endpoint.
 package oom
 
 import (
@@ -45,9 +48,10 @@ type source interface {
 // Watcher watches one container. The zero value is not usable; a nil
 // *Watcher (no cgroup to watch) is, and never reports an OOM.
 type Watcher struct {
-	lg   Logger
-	dirs []string // where the oom files go
-	cg   Cgroup
+	lg    Logger
+	dirs  []string // where the oom files go
+	cg    Cgroup
+	kills killCount
 
 	mu    sync.Mutex
 	fired bool
@@ -85,7 +89,7 @@ func Watch(cg Cgroup, lg Logger, dirs ...string) *Watcher {
 	if src == nil {
 		return nil // nothing to watch (no memory controller there)
 	}
-	w := &Watcher{lg: lg, dirs: dirs, cg: cg, src: src, done: make(chan struct{})}
+	w := &Watcher{lg: lg, dirs: dirs, cg: cg, kills: killCount{path: killsFile(cg)}, src: src, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		src.run(w.fire)
