@@ -25,6 +25,27 @@ type Counts struct {
 	Reopens        atomic.Uint64 // new files started on request (ctl type 2, Writer.Reopen)
 }
 
+// Totals are Counts as plain numbers, read at one moment (each counter
+// atomically, not all together): what an observer outside the data path
+// takes, so it needs no type of this package beyond this struct.
+type Totals struct {
+	Bytes, Lines, Partial [2]uint64 // per stream, as in Counts
+
+	DroppedLimit, DroppedNoSpace, DroppedError uint64
+	Errors, Rotations, Reopens                 uint64
+}
+
+// Snapshot reads every counter; safe while the driver writes.
+func (c *Counts) Snapshot() Totals {
+	var t Totals
+	for i := range c.Bytes {
+		t.Bytes[i], t.Lines[i], t.Partial[i] = c.Bytes[i].Load(), c.Lines[i].Load(), c.Partial[i].Load()
+	}
+	t.DroppedLimit, t.DroppedNoSpace, t.DroppedError = c.DroppedLimit.Load(), c.DroppedNoSpace.Load(), c.DroppedError.Load()
+	t.Errors, t.Rotations, t.Reopens = c.Errors.Load(), c.Rotations.Load(), c.Reopens.Load()
+	return t
+}
+
 // CountIndex maps a stream to its index in Counts' per-stream arrays.
 func CountIndex(s Stream) (int, bool) { return s.index() }
 
