@@ -50,7 +50,6 @@ type source interface {
 type Watcher struct {
 	lg    Logger
 	dirs  []string // where the oom files go
-	cg    Cgroup
 	kills killCount
 
 	mu    sync.Mutex
@@ -89,7 +88,7 @@ func Watch(cg Cgroup, lg Logger, dirs ...string) *Watcher {
 	if src == nil {
 		return nil // nothing to watch (no memory controller there)
 	}
-	w := &Watcher{lg: lg, dirs: dirs, cg: cg, kills: killCount{path: killsFile(cg)}, src: src, done: make(chan struct{})}
+	w := &Watcher{lg: lg, dirs: dirs, kills: killCount{path: killsFile(cg)}, src: src, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		src.run(w.fire)
@@ -128,13 +127,4 @@ func (w *Watcher) Final() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.fired
-}
-
-// Cgroup is the memory cgroup being watched (metrics read its OOM count
-// from it rather than locating it again); false for a nil Watcher.
-func (w *Watcher) Cgroup() (Cgroup, bool) {
-	if w == nil {
-		return Cgroup{}, false
-	}
-	return w.cg, true
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 
+	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/metrics"
 )
 
@@ -21,9 +22,10 @@ func (m *mon) startMetrics() {
 		return
 	}
 	var src metrics.Sources
-	src.File, src.Journal = m.setup.logs.Counts()
-	if m.srv != nil {
-		src.Attach = m.srv.Stats
+	file, journal := m.setup.logs.Counts()
+	src.File, src.Journal = logTotals(file), logTotals(journal)
+	if srv := m.srv; srv != nil {
+		src.Attach = func() metrics.AttachCounts { return metrics.AttachCounts(srv.Stats()) }
 	}
 	l := metrics.Labels{ContainerID: m.cfg.Cid, Name: m.cfg.Name}
 	if m.cfg.Exec {
@@ -35,4 +37,13 @@ func (m *mon) startMetrics() {
 		return
 	}
 	m.stats = c
+}
+
+// logTotals reads a driver's totals for metrics; nil for a driver that is
+// not configured.
+func logTotals(c *logs.Counts) func() metrics.LogCounts {
+	if c == nil {
+		return nil
+	}
+	return func() metrics.LogCounts { return metrics.LogCounts(c.Snapshot()) }
 }
