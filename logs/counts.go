@@ -25,9 +25,9 @@ type Counts struct {
 	Reopens        atomic.Uint64 // new files started on request (ctl type 2, Writer.Reopen)
 }
 
-// Totals are Counts as plain numbers, read at one moment (each counter
-// atomically, not all together): what an observer outside the data path
-// takes, so it needs no type of this package beyond this struct.
+// Totals are Counts as plain numbers, for observers outside the data path
+// (the metrics wiring converts them to metrics.LogCounts, whose fields are
+// the same). Each counter is read atomically, not all at one instant.
 type Totals struct {
 	Bytes, Lines, Partial [2]uint64 // per stream, as in Counts
 

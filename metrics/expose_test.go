@@ -137,6 +137,23 @@ type oomCount struct{ atomic.Uint64 }
 
 func (o *oomCount) OOMKills() (uint64, bool) { return o.Load(), true }
 
+// noOOMCount is an OOMCounter that has read no count (as a nil
+// *oom.Watcher, or a cgroup without an oom_kill line).
+type noOOMCount struct{}
+
+func (noOOMCount) OOMKills() (uint64, bool) { return 0, false }
+
+// TestOOMUnknown: a counter that has no count gives no OOM sample, before
+// or after the exit.
+func TestOOMUnknown(t *testing.T) {
+	c := New(Labels{ContainerID: "abc"}, Sources{})
+	c.Started(noOOMCount{})
+	c.Exited(0)
+	if _, ok := parse(t, c.Append(nil))["shim_container_oom_kills_total"]; ok {
+		t.Fatal("OOM kills reported without a count")
+	}
+}
+
 // TestExpositionMinimal: no log driver, no attach socket, not started: only
 // the families that have a sample, and still valid text.
 func TestExpositionMinimal(t *testing.T) {
