@@ -14,7 +14,7 @@ import (
 // hence atomics. A driver adds a whole chunk's totals at once, so the
 // per-line loop stays plain arithmetic and an idle container costs nothing.
 type Counts struct {
-	// Per stream, indexed 0 = stream.Stdout, 1 = stream.Stderr (see CountIndex).
+	// Per stream, indexed 0 = stream.Stdout, 1 = stream.Stderr (stream.Stream.Index).
 	Bytes   [2]atomic.Uint64 // container output bytes logged, '\n' included
 	Lines   [2]atomic.Uint64 // complete ('\n'-terminated) lines logged
 	Partial [2]atomic.Uint64 // partial entries: k8s-file "P", journald CONTAINER_PARTIAL_MESSAGE
@@ -27,8 +27,27 @@ type Counts struct {
 	Reopens        atomic.Uint64 // new files started on request (ctl type 2, Writer.Reopen)
 }
 
-// CountIndex maps a stream to its index in Counts' per-stream arrays.
-func CountIndex(s stream.Stream) (int, bool) { return s.Index() }
+// Totals are Counts as plain numbers, for observers outside the data path
+// (the metrics wiring converts them to metrics.LogCounts, whose fields are
+// the same). Each counter is read atomically, not all at one instant.
+type Totals struct {
+	Bytes, Lines, Partial [2]uint64 // per stream, as in Counts
+
+	DroppedLimit, DroppedNoSpace, DroppedError uint64
+	Errors, Rotations, Reopens                 uint64
+}
+
+// Snapshot reads every counter; safe while the driver writes.
+func (c *Counts) Snapshot() Totals {
+	var t Totals
+	for i := range c.Bytes {
+		t.Bytes[i], t.Lines[i], t.Partial[i] = c.Bytes[i].Load(), c.Lines[i].Load(), c.Partial[i].Load()
+	}
+	t.DroppedLimit, t.DroppedNoSpace, t.DroppedError = c.DroppedLimit.Load(), c.DroppedNoSpace.Load(), c.DroppedError.Load()
+	t.Errors, t.Rotations, t.Reopens = c.Errors.Load(), c.Rotations.Load(), c.Reopens.Load()
+	return t
+}
+
 
 // tally is what one call logged for one stream, added to Counts once.
 type tally struct{ bytes, lines, partial uint64 }

@@ -9,22 +9,6 @@ import (
 	"github.com/shim-project/shim/cio/stream"
 )
 
-// snapshot copies Counts into plain numbers for comparison.
-type countsSnap struct {
-	Bytes, Lines, Partial                           [2]uint64
-	Limit, NoSpace, Err, Errors, Rotations, Reopens uint64
-}
-
-func snap(c *Counts) countsSnap {
-	var s countsSnap
-	for i := range 2 {
-		s.Bytes[i], s.Lines[i], s.Partial[i] = c.Bytes[i].Load(), c.Lines[i].Load(), c.Partial[i].Load()
-	}
-	s.Limit, s.NoSpace, s.Err = c.DroppedLimit.Load(), c.DroppedNoSpace.Load(), c.DroppedError.Load()
-	s.Errors, s.Rotations, s.Reopens = c.Errors.Load(), c.Rotations.Load(), c.Reopens.Load()
-	return s
-}
-
 // TestK8sCounts: bytes, lines and partial entries per stream match what was
 // written, chunk boundaries included.
 func TestK8sCounts(t *testing.T) {
@@ -33,13 +17,13 @@ func TestK8sCounts(t *testing.T) {
 	mustWrite(t, f, stream.Stdout, "ee\n", ts1)
 	mustWrite(t, f, stream.Stderr, "err\n", ts1)
 	mustWrite(t, f, stream.Stderr, "no newline", ts1)
-	got := snap(f.Counts())
-	want := countsSnap{Bytes: [2]uint64{14, 14}, Lines: [2]uint64{3, 1}, Partial: [2]uint64{1, 1}}
+	got := f.Counts().Snapshot()
+	want := Totals{Bytes: [2]uint64{14, 14}, Lines: [2]uint64{3, 1}, Partial: [2]uint64{1, 1}}
 	if got != want {
 		t.Fatalf("counts %+v, want %+v", got, want)
 	}
-	if i, ok := CountIndex(stream.Stderr); !ok || i != 1 {
-		t.Fatalf("CountIndex(stream.Stderr) = %d, %v", i, ok)
+	if i, ok := stream.Stderr.Index(); !ok || i != 1 {
+		t.Fatalf("stream.Stderr.Index() = %d, %v", i, ok)
 	}
 }
 
@@ -51,8 +35,8 @@ func TestK8sCountsDrops(t *testing.T) {
 	cost := int64(hdrLen + len(line))
 	f, _ := openTestLog(t, FileOptions{GlobalSizeMax: 2 * cost})
 	mustWrite(t, f, stream.Stdout, strings.Repeat(line, 5), ts1)
-	got := snap(f.Counts())
-	if got.Lines[0] != 2 || got.Bytes[0] != 22 || got.Limit != 33 {
+	got := f.Counts().Snapshot()
+	if got.Lines[0] != 2 || got.Bytes[0] != 22 || got.DroppedLimit != 33 {
 		t.Fatalf("global limit: %+v, want 2 lines, 22 bytes, 33 dropped", got)
 	}
 
@@ -63,9 +47,9 @@ func TestK8sCountsDrops(t *testing.T) {
 	defer full.Close()
 	full.WriteAt(stream.Stdout, []byte("lost\n"), ts1)
 	full.WriteAt(stream.Stdout, bytes.Repeat([]byte{'b'}, bigEntry+1), ts1)
-	got = snap(full.Counts())
+	got = full.Counts().Snapshot()
 	want := uint64(hdrLen+5) + uint64(hdrLen+bigEntry+2)
-	if got.NoSpace != want || got.Errors != 2 || got.Err != 0 {
+	if got.DroppedNoSpace != want || got.Errors != 2 || got.DroppedError != 0 {
 		t.Fatalf("disk full: %+v, want %d bytes lost to ENOSPC in 2 errors", got, want)
 	}
 
@@ -85,7 +69,7 @@ func TestK8sCountsDrops(t *testing.T) {
 	if journal != nil {
 		t.Fatal("journal counts without a journald driver")
 	}
-	if got := snap(file); got.Rotations != 2 || got.Reopens != 1 {
+	if got := file.Snapshot(); got.Rotations != 2 || got.Reopens != 1 {
 		t.Fatalf("rotations %d, reopens %d; want 2 and 1", got.Rotations, got.Reopens)
 	}
 }
@@ -104,8 +88,8 @@ func TestJournalCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.entry(t)
-	got := snap(j.Counts())
-	want := countsSnap{Bytes: [2]uint64{9, 0}, Lines: [2]uint64{2, 0}, Partial: [2]uint64{1, 0}}
+	got := j.Counts().Snapshot()
+	want := Totals{Bytes: [2]uint64{9, 0}, Lines: [2]uint64{2, 0}, Partial: [2]uint64{1, 0}}
 	if got != want {
 		t.Fatalf("counts %+v, want %+v", got, want)
 	}
@@ -114,7 +98,7 @@ func TestJournalCounts(t *testing.T) {
 	if err := gone.Write(stream.Stderr, []byte("lost\n")); err == nil {
 		t.Fatal("send to a missing journal succeeded")
 	}
-	if got := snap(gone.Counts()); got.Errors != 1 || got.Err != 5 || got.Lines[1] != 0 {
+	if got := gone.Counts().Snapshot(); got.Errors != 1 || got.DroppedError != 5 || got.Lines[1] != 0 {
 		t.Fatalf("failed send: %+v, want 1 error and 5 bytes dropped", got)
 	}
 }

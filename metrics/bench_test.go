@@ -29,7 +29,9 @@ func BenchmarkLogWhileScraped(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer f.Close()
-			c := New(Labels{ContainerID: "abc", Name: "web"}, Sources{File: f.Counts()})
+			counts := f.Counts()
+			c := New(Labels{ContainerID: "abc", Name: "web"},
+				Sources{File: func() LogCounts { return LogCounts(counts.Snapshot()) }})
 			var stop atomic.Bool
 			done := make(chan int)
 			if scraped {

@@ -4,9 +4,6 @@ import (
 	"runtime"
 	"strconv"
 	"time"
-
-	"github.com/shim-project/shim/attach"
-	"github.com/shim-project/shim/logs"
 )
 
 // ContentType is what the exposition below is, for an HTTP server that
@@ -58,7 +55,7 @@ var streams = [2]string{"stdout", "stderr"}
 // driver is a configured log driver and its totals.
 type driver struct {
 	name string
-	c    *logs.Counts
+	n    *LogCounts
 }
 
 // Append renders the metrics in the Prometheus text format (version 0.0.4).
@@ -68,24 +65,32 @@ func (c *Container) Append(b []byte) []byte {
 		return b
 	}
 	e := expo{b: b, labels: c.labels}
-	var drivers []driver
+	// Each source is read once, so that one scrape's samples of it agree.
+	var file, journal *LogCounts
 	if c.src.File != nil {
-		drivers = append(drivers, driver{"k8s-file", c.src.File})
+		n := c.src.File()
+		file = &n
 	}
 	if c.src.Journal != nil {
-		drivers = append(drivers, driver{"journald", c.src.Journal})
+		n := c.src.Journal()
+		journal = &n
 	}
-	e.logs(drivers)
-	e.dropped(c.src)
-	if f := c.src.File; f != nil {
-		e.single(famRotations, f.Rotations.Load())
-		e.single(famReopens, f.Reopens.Load())
-	}
+	var att *AttachCounts
 	if c.src.Attach != nil {
-		e.attach(c.src.Attach())
+		st := c.src.Attach()
+		att = &st
+	}
+	e.logs(file, journal)
+	e.dropped(file, journal, att)
+	if file != nil {
+		e.single(famRotations, file.Rotations)
+		e.single(famReopens, file.Reopens)
+	}
+	if att != nil {
+		e.attach(*att)
 	}
 	e.single(famResizes, c.resizes.Load())
-	if n, ok := c.oom.value(); ok {
+	if n, ok := c.oomKills(); ok {
 		e.single(famOOM, n)
 	}
 	if c.exited.Load() {
@@ -107,47 +112,55 @@ func (c *Container) Append(b []byte) []byte {
 	return e.b
 }
 
-func (e *expo) logs(drivers []driver) {
+func (e *expo) logs(file, journal *LogCounts) {
+	var drivers []driver
+	if file != nil {
+		drivers = append(drivers, driver{"k8s-file", file})
+	}
+	if journal != nil {
+		drivers = append(drivers, driver{"journald", journal})
+	}
 	if len(drivers) == 0 {
 		return
 	}
-	per := func(f family, get func(*logs.Counts, int) uint64) {
+	per := func(f family, get func(*LogCounts) *[2]uint64) {
 		e.head(f)
 		for _, d := range drivers {
 			for i, s := range streams {
-				e.value(get(d.c, i), f.name, "driver", d.name, "stream", s)
+				e.value(get(d.n)[i], f.name, "driver", d.name, "stream", s)
 			}
 		}
 	}
-	per(famLogBytes, func(c *logs.Counts, i int) uint64 { return c.Bytes[i].Load() })
-	per(famLogLines, func(c *logs.Counts, i int) uint64 { return c.Lines[i].Load() })
-	per(famLogPartial, func(c *logs.Counts, i int) uint64 { return c.Partial[i].Load() })
+	per(famLogBytes, func(n *LogCounts) *[2]uint64 { return &n.Bytes })
+	per(famLogLines, func(n *LogCounts) *[2]uint64 { return &n.Lines })
+	per(famLogPartial, func(n *LogCounts) *[2]uint64 { return &n.Partial })
 	e.head(famLogErrors)
 	for _, d := range drivers {
-		e.value(d.c.Errors.Load(), famLogErrors.name, "driver", d.name)
+		e.value(d.n.Errors, famLogErrors.name, "driver", d.name)
 	}
 }
 
-func (e *expo) dropped(src Sources) {
-	if src.File == nil && src.Journal == nil && src.Attach == nil {
+// dropped writes the bytes lost, by reason, of the sources there are.
+func (e *expo) dropped(file, journal *LogCounts, att *AttachCounts) {
+	if file == nil && journal == nil && att == nil {
 		return
 	}
 	e.head(famDropped)
 	reason := func(r string, n uint64) { e.value(n, famDropped.name, "reason", r) }
-	if f := src.File; f != nil {
-		reason("global_size_limit", f.DroppedLimit.Load())
-		reason("disk_full", f.DroppedNoSpace.Load())
-		reason("write_error", f.DroppedError.Load())
+	if file != nil {
+		reason("global_size_limit", file.DroppedLimit)
+		reason("disk_full", file.DroppedNoSpace)
+		reason("write_error", file.DroppedError)
 	}
-	if j := src.Journal; j != nil {
-		reason("journald_error", j.DroppedNoSpace.Load()+j.DroppedError.Load())
+	if journal != nil {
+		reason("journald_error", journal.DroppedNoSpace+journal.DroppedError)
 	}
-	if src.Attach != nil {
-		reason("slow_attach_client", src.Attach().SlowDroppedBytes)
+	if att != nil {
+		reason("slow_attach_client", att.SlowDroppedBytes)
 	}
 }
 
-func (e *expo) attach(st attach.Stats) {
+func (e *expo) attach(st AttachCounts) {
 	e.single(famClients, st.Clients)
 	e.single(famClientsTotal, st.Accepted)
 	e.single(famSlowClients, st.SlowDisconnects)

@@ -2,18 +2,13 @@ package metrics
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/shim-project/shim/attach"
-	"github.com/shim-project/shim/logs"
-	"github.com/shim-project/shim/oom"
 )
 
 // parse reads the exposition with Prometheus' own text parser.
@@ -61,24 +56,19 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want ma
 }
 
 func TestExposition(t *testing.T) {
-	var file, journal logs.Counts
-	file.Bytes[0].Add(100)
-	file.Lines[0].Add(10)
-	file.Bytes[1].Add(7)
-	file.Partial[1].Add(1)
-	file.DroppedLimit.Add(5)
-	file.DroppedNoSpace.Add(6)
-	file.Rotations.Add(2)
-	file.Reopens.Add(3)
-	journal.Errors.Add(4)
-	journal.DroppedError.Add(40)
-	st := attach.Stats{Clients: 1, Accepted: 3, SlowDisconnects: 1, SlowDroppedBytes: 99, InputBytes: 12}
-	c := New(Labels{ContainerID: "abc", Name: "web"},
-		Sources{File: &file, Journal: &journal, Attach: func() attach.Stats { return st }})
+	file := LogCounts{Bytes: [2]uint64{100, 7}, Lines: [2]uint64{10, 0}, Partial: [2]uint64{0, 1},
+		DroppedLimit: 5, DroppedNoSpace: 6, Rotations: 2, Reopens: 3}
+	journal := LogCounts{Errors: 4, DroppedError: 40}
+	st := AttachCounts{Clients: 1, Accepted: 3, SlowDisconnects: 1, SlowDroppedBytes: 99, InputBytes: 12}
+	c := New(Labels{ContainerID: "abc", Name: "web"}, Sources{
+		File:    func() LogCounts { return file },
+		Journal: func() LogCounts { return journal },
+		Attach:  func() AttachCounts { return st },
+	})
 	resize := c.CountResizes(func(rows, cols uint16) error { return nil })
 	resize(24, 80)
 	resize(25, 80)
-	c.Started(nil) // no OOM watcher: no cgroup, no OOM sample
+	c.Started(nil) // no OOM counter: no OOM sample
 	c.Exited(137)
 
 	fams := parse(t, c.Append(nil))
@@ -132,14 +122,35 @@ func TestExposition(t *testing.T) {
 		t.Error("OOM kills reported without a cgroup")
 	}
 
-	// With a (v2) memory cgroup, its oom_kill count is read at scrape time.
-	dir := t.TempDir()
-	events := filepath.Join(dir, "memory.events")
-	os.WriteFile(events, []byte("oom 1\noom_kill 1\n"), 0o644)
-	c.oom.watch(oom.Cgroup{Dir: dir})
-	os.WriteFile(events, []byte("oom 2\noom_kill 2\n"), 0o644)
+	// With an OOM counter, its count is read at scrape time.
+	var kills oomCount
+	kills.Store(1)
+	c.Started(&kills)
+	kills.Store(2)
 	if v := value(t, parse(t, c.Append(nil)), "shim_container_oom_kills_total", id); v != 2 {
 		t.Errorf("OOM kills %v, want 2", v)
+	}
+}
+
+// oomCount is an OOMCounter that always has a count.
+type oomCount struct{ atomic.Uint64 }
+
+func (o *oomCount) OOMKills() (uint64, bool) { return o.Load(), true }
+
+// noOOMCount is an OOMCounter that has read no count (as a nil
+// *oom.Watcher, or a cgroup without an oom_kill line).
+type noOOMCount struct{}
+
+func (noOOMCount) OOMKills() (uint64, bool) { return 0, false }
+
+// TestOOMUnknown: a counter that has no count gives no OOM sample, before
+// or after the exit.
+func TestOOMUnknown(t *testing.T) {
+	c := New(Labels{ContainerID: "abc"}, Sources{})
+	c.Started(noOOMCount{})
+	c.Exited(0)
+	if _, ok := parse(t, c.Append(nil))["shim_container_oom_kills_total"]; ok {
+		t.Fatal("OOM kills reported without a count")
 	}
 }
 

@@ -11,6 +11,9 @@
 // Both are checked once more, synchronously, when the container has exited
 // (Final): the kill and the exit race with the watching goroutine, and the
 // oom files must exist before the exit files do.
+//
+// Watcher.OOMKills also gives the cgroup's kill count, as a plain number,
+// to observers such as the metrics endpoint.
 package oom
 
 import (
@@ -45,9 +48,9 @@ type source interface {
 // Watcher watches one container. The zero value is not usable; a nil
 // *Watcher (no cgroup to watch) is, and never reports an OOM.
 type Watcher struct {
-	lg   Logger
-	dirs []string // where the oom files go
-	cg   Cgroup
+	lg    Logger
+	dirs  []string // where the oom files go
+	kills killCount
 
 	mu    sync.Mutex
 	fired bool
@@ -85,7 +88,7 @@ func Watch(cg Cgroup, lg Logger, dirs ...string) *Watcher {
 	if src == nil {
 		return nil // nothing to watch (no memory controller there)
 	}
-	w := &Watcher{lg: lg, dirs: dirs, cg: cg, src: src, done: make(chan struct{})}
+	w := &Watcher{lg: lg, dirs: dirs, kills: killCount{path: killsFile(cg)}, src: src, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		src.run(w.fire)
@@ -124,13 +127,4 @@ func (w *Watcher) Final() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.fired
-}
-
-// Cgroup is the memory cgroup being watched (metrics read its OOM count
-// from it rather than locating it again); false for a nil Watcher.
-func (w *Watcher) Cgroup() (Cgroup, bool) {
-	if w == nil {
-		return Cgroup{}, false
-	}
-	return w.cg, true
 }

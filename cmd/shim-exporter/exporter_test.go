@@ -20,8 +20,6 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
 
-	"github.com/shim-project/shim/attach"
-	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/metrics"
 )
 
@@ -32,11 +30,11 @@ func fakeMonitor(tb testing.TB, dir, id string) *metrics.Container {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		tb.Fatal(err)
 	}
-	var file logs.Counts
-	file.Bytes[0].Add(1000)
-	file.Lines[0].Add(10)
-	c := metrics.New(metrics.Labels{ContainerID: id, Name: "name-" + id},
-		metrics.Sources{File: &file, Attach: func() attach.Stats { return attach.Stats{Accepted: 1} }})
+	file := metrics.LogCounts{Bytes: [2]uint64{1000, 0}, Lines: [2]uint64{10, 0}}
+	c := metrics.New(metrics.Labels{ContainerID: id, Name: "name-" + id}, metrics.Sources{
+		File:   func() metrics.LogCounts { return file },
+		Attach: func() metrics.AttachCounts { return metrics.AttachCounts{Accepted: 1} },
+	})
 	if err := c.Listen(dir); err != nil {
 		tb.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 
+	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/metrics"
 )
 
@@ -21,9 +22,10 @@ func (d *daemon) startMetrics() {
 		return
 	}
 	var src metrics.Sources
-	src.File, src.Journal = d.setup.logs.Counts()
+	file, journal := d.setup.logs.Counts()
+	src.File, src.Journal = logTotals(file), logTotals(journal)
 	if srv := d.io.Server(); srv != nil {
-		src.Attach = srv.Stats
+		src.Attach = func() metrics.AttachCounts { return metrics.AttachCounts(srv.Stats()) }
 	}
 	l := metrics.Labels{ContainerID: d.cfg.Cid, Name: d.cfg.Name}
 	if d.cfg.Exec {
@@ -41,4 +43,13 @@ func (d *daemon) startMetrics() {
 // calls it when the terminal arrives, after startMetrics).
 func (d *daemon) countResizes(resize func(rows, cols uint16) error) func(rows, cols uint16) error {
 	return d.stats.CountResizes(resize)
+}
+
+// logTotals reads a driver's totals for metrics; nil for a driver that is
+// not configured.
+func logTotals(c *logs.Counts) func() metrics.LogCounts {
+	if c == nil {
+		return nil
+	}
+	return func() metrics.LogCounts { return metrics.LogCounts(c.Snapshot()) }
 }
