@@ -48,7 +48,6 @@ func (c *Counts) Snapshot() Totals {
 	return t
 }
 
-
 // tally is what one call logged for one stream, added to Counts once.
 type tally struct{ bytes, lines, partial uint64 }
 
