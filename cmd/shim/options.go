@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 // conmon parses its command line with GLib's GOption, and engines depend on
@@ -279,74 +282,12 @@ func (o *option) apply(value, optName string) error {
 // without digits or any trailing byte is unparsable; overflow is reported
 // after the whole word proved to be a number, as GLib checks in that order.
 func parseCInt(word, optName string, bits int) (int64, error) {
-	mag, neg, ok, overflow := scanCInt(word)
-	if !ok {
+	v, end, errno := cabi.Strtol(word, 0)
+	if end == 0 || end != len(word) {
 		return 0, optErrorf("Cannot parse integer value \u201c%s\u201d for %s", word, optName)
 	}
-	limit := uint64(1)<<(bits-1) - 1 // largest positive value
-	if neg {
-		limit++ // two's complement: one more on the negative side
-	}
-	if overflow || mag > limit {
+	if errno != 0 || (bits == 32 && (v < math.MinInt32 || v > math.MaxInt32)) {
 		return 0, optErrorf("Integer value \u201c%s\u201d for %s out of range", word, optName)
 	}
-	if neg {
-		return int64(-mag), nil // -(1<<63) wraps to itself, which is right
-	}
-	return int64(mag), nil
-}
-
-// scanCInt is strtoull-style scanning with base 0: it returns the magnitude,
-// the sign, whether the whole word was consumed as a number, and whether the
-// magnitude overflowed 64 bits.
-func scanCInt(s string) (mag uint64, neg, ok, overflow bool) {
-	i := 0
-	for i < len(s) && isCSpace(s[i]) {
-		i++
-	}
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	base := uint64(10)
-	if i < len(s) && s[i] == '0' {
-		base = 8
-		// "0x" counts as a hex prefix only when a hex digit follows;
-		// otherwise strtol converts the "0" and stops at the 'x'.
-		if i+2 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') && digitValue(s[i+2]) < 16 {
-			base = 16
-			i += 2
-		}
-	}
-	start := i
-	for ; i < len(s); i++ {
-		d := digitValue(s[i])
-		if d >= base {
-			break
-		}
-		if mag > (^uint64(0)-d)/base {
-			overflow = true
-		}
-		mag = mag*base + d
-	}
-	ok = i > start && i == len(s)
-	return mag, neg, ok, overflow
-}
-
-// isCSpace is isspace() in the C locale (and g_ascii_isspace).
-func isCSpace(c byte) bool {
-	return c == ' ' || (c >= '\t' && c <= '\r')
-}
-
-// digitValue returns the value of c as a digit in any base up to 16, or 99.
-func digitValue(c byte) uint64 {
-	switch {
-	case c >= '0' && c <= '9':
-		return uint64(c - '0')
-	case c >= 'a' && c <= 'f':
-		return uint64(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return uint64(c-'A') + 10
-	}
-	return 99
+	return v, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/logs"
 )
 
@@ -23,7 +24,7 @@ func validate(cfg *config) (*setup, error) {
 	for _, v := range cfg.LogPaths { // row o
 		sp, err := logs.ParseSpec(v)
 		if err != nil {
-			return nil, fmt.Errorf("[conmon:e]: %v", err)
+			return nil, fmt.Errorf("%s%v", cabi.ErrorPrefix, err)
 		}
 		specs = append(specs, sp)
 	}
@@ -35,7 +36,7 @@ func validate(cfg *config) (*setup, error) {
 		NoPartialMessage: cfg.NoContainerPartial,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("[conmon:e]: %v", err)
+		return nil, fmt.Errorf("%s%v", cabi.ErrorPrefix, err)
 	}
 	d := w.Drivers()
 	if err := validateDrivers(cfg, d.K8sFile, d.Journald); err != nil { // rows q-s

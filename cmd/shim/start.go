@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/exitcode"
-	"github.com/shim-project/shim/internal/strerror"
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/oci"
 )
 
@@ -83,12 +83,12 @@ func run(args []string) int {
 // session, handing down every inherited fd at its number, writes the
 // monitor's pid to --conmon-pidfile and lets the engine's Wait() return.
 func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
-	files := []uintptr{0, 1, 2}
+	files := []int{0, 1, 2}
 	for _, fd := range inherited {
 		for len(files) <= fd {
-			files = append(files, ^uintptr(0))
+			files = append(files, -1)
 		}
-		files[fd] = uintptr(fd)
+		files[fd] = fd
 	}
 	env := os.Environ()
 	marker := oldAdj + "|0"
@@ -97,9 +97,7 @@ func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
 		marker = oldAdj + "|1"
 	}
 	env = append(env, daemonEnv+"="+marker)
-	pid, err := syscall.ForkExec("/proc/self/exe", os.Args, &syscall.ProcAttr{
-		Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true},
-	})
+	pid, err := cabi.Reexec(os.Args, env, files, "", &syscall.SysProcAttr{Setsid: true})
 	if err != nil {
 		lg.Errorf("Failed to fork: %v", err)
 		return 1
@@ -152,17 +150,7 @@ func readStartPipe() error {
 	if err := oci.SetCloexec("_OCI_STARTPIPE", fd); err != nil {
 		return err
 	}
-	buf := make([]byte, 8192)
-	for {
-		_, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("start-pipe read failed %s", strerror.Text(err))
-		}
-		return nil
-	}
+	return cabi.ReadStartPipe(fd)
 }
 
 // lowerOOMScore makes the monitor the last thing the OOM killer picks and
