@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/internal/diag"
 	"github.com/shim-project/shim/metrics"
 	"github.com/shim-project/shim/notify"
 	"github.com/shim-project/shim/oci"
@@ -28,7 +29,7 @@ const (
 // mon is the daemon's state for one container or exec session.
 type mon struct {
 	cfg       *config
-	lg        *diag
+	lg        *diag.Logger
 	setup     *setup
 	inherited []int
 	oldAdj    string
@@ -57,7 +58,7 @@ type mon struct {
 }
 
 // monitor runs the daemon part and returns the process exit status.
-func monitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) int {
+func monitor(cfg *config, st *setup, lg *diag.Logger, inherited []int, oldAdj string) int {
 	m := &mon{cfg: cfg, lg: lg, setup: st, inherited: inherited, oldAdj: oldAdj}
 	if cfg.SdnotifySocket != "" {
 		// Right after the fork, as conmon: podman passes MAINPID=<our pid>
@@ -75,7 +76,7 @@ func monitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) i
 	m.protectInherited()
 	if !st.passthrough {
 		detachStdio()
-		lg.w = discard{}
+		lg.SetStderr(discard{})
 	}
 	_, _ = unix.Setsid() // fails harmlessly with --sync (engines use Setpgid)
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {

@@ -133,7 +133,7 @@ func (m *mon) startRuntime() (int, error) {
 	m.io.closeChildEnds()
 	if m.setup.passthrough {
 		detachStdio()
-		m.lg.w = discard{}
+		m.lg.SetStderr(discard{})
 	}
 	if m.startFd > 0 {
 		m.closeInheritedFd(m.startFd)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shim-project/shim/exitcode"
 	"github.com/shim-project/shim/internal/cabi"
+	"github.com/shim-project/shim/internal/diag"
 	"github.com/shim-project/shim/oci"
 )
 
@@ -82,7 +83,7 @@ func run(args []string) int {
 // daemonize re-executes this binary as the long-lived monitor in a new
 // session, handing down every inherited fd at its number, writes the
 // monitor's pid to --conmon-pidfile and lets the engine's Wait() return.
-func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
+func daemonize(cfg *config, lg *diag.Logger, inherited []int, oldAdj string) int {
 	files := []int{0, 1, 2}
 	for _, fd := range inherited {
 		for len(files) <= fd {
@@ -109,6 +110,11 @@ func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
 		}
 	}
 	return 0
+}
+
+// newDiag is the monitor's logger as the command line asks for it.
+func newDiag(cfg *config) *diag.Logger {
+	return diag.New(diag.Options{LogLevel: cfg.LogLevel, Syslog: cfg.Syslog, Cid: cfg.Cid, LogTag: cfg.LogTag, LogTagSet: cfg.LogTagSet})
 }
 
 // inheritedFds lists the fds above stdio the engine gave us: those open
@@ -155,7 +161,7 @@ func readStartPipe() error {
 
 // lowerOOMScore makes the monitor the last thing the OOM killer picks and
 // returns the previous value for the children.
-func lowerOOMScore(lg *diag) string {
+func lowerOOMScore(lg *diag.Logger) string {
 	old, err := os.ReadFile("/proc/self/oom_score_adj")
 	if err != nil {
 		return ""
