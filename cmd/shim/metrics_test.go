@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/cli"
 	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/metrics"
 )
@@ -25,7 +26,7 @@ func metricsMon(t *testing.T) *mon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close(false) })
-	cfg := &config{Bundle: bundle, Cid: "abc", Name: "web"}
+	cfg := &cli.Config{Bundle: bundle, Cid: "abc", Name: "web"}
 	return &mon{cfg: cfg, lg: newDiag(cfg), setup: &setup{logs: w}}
 }
 

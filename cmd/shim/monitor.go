@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/cli"
 	"github.com/shim-project/shim/internal/diag"
 	"github.com/shim-project/shim/metrics"
 	"github.com/shim-project/shim/notify"
@@ -28,7 +29,7 @@ const (
 
 // mon is the daemon's state for one container or exec session.
 type mon struct {
-	cfg       *config
+	cfg       *cli.Config
 	lg        *diag.Logger
 	setup     *setup
 	inherited []int
@@ -58,7 +59,7 @@ type mon struct {
 }
 
 // monitor runs the daemon part and returns the process exit status.
-func monitor(cfg *config, st *setup, lg *diag.Logger, inherited []int, oldAdj string) int {
+func monitor(cfg *cli.Config, st *setup, lg *diag.Logger, inherited []int, oldAdj string) int {
 	m := &mon{cfg: cfg, lg: lg, setup: st, inherited: inherited, oldAdj: oldAdj}
 	if cfg.SdnotifySocket != "" {
 		// Right after the fork, as conmon: podman passes MAINPID=<our pid>

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/cli"
 	"github.com/shim-project/shim/exitcode"
 	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/diag"
@@ -29,17 +30,17 @@ const daemonEnv = "_SHIM_DAEMON"
 // run is the whole program after mode selection; it returns the exit status.
 func run(args []string) int {
 	inherited := inheritedFds()
-	cfg, err := parseArgs(args)
+	cfg, err := cli.Parse(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, parseErrorText(err))
+		fmt.Fprintln(os.Stderr, cli.ParseErrorText(err))
 		return 1
 	}
 	if cfg.Help {
-		printHelp(os.Stdout)
+		cli.WriteHelp(os.Stdout)
 		return 0
 	}
 	if cfg.Version {
-		printVersion(os.Stdout)
+		cli.WriteVersion(os.Stdout)
 		return 0
 	}
 	setup, err := validate(cfg)
@@ -52,7 +53,7 @@ func run(args []string) int {
 	if !isDaemon {
 		// Through lg, so that --syslog sees it too (row t of §1.3).
 		if w := partialWarning(cfg, setup); w != "" {
-			lg.Warnf("%s", strings.TrimPrefix(w, warnPrefix))
+			lg.Warnf("%s", strings.TrimPrefix(w, cabi.WarnPrefix))
 		}
 	}
 	if isDaemon {
@@ -83,7 +84,7 @@ func run(args []string) int {
 // daemonize re-executes this binary as the long-lived monitor in a new
 // session, handing down every inherited fd at its number, writes the
 // monitor's pid to --conmon-pidfile and lets the engine's Wait() return.
-func daemonize(cfg *config, lg *diag.Logger, inherited []int, oldAdj string) int {
+func daemonize(cfg *cli.Config, lg *diag.Logger, inherited []int, oldAdj string) int {
 	files := []int{0, 1, 2}
 	for _, fd := range inherited {
 		for len(files) <= fd {
@@ -113,7 +114,7 @@ func daemonize(cfg *config, lg *diag.Logger, inherited []int, oldAdj string) int
 }
 
 // newDiag is the monitor's logger as the command line asks for it.
-func newDiag(cfg *config) *diag.Logger {
+func newDiag(cfg *cli.Config) *diag.Logger {
 	return diag.New(diag.Options{LogLevel: cfg.LogLevel, Syslog: cfg.Syslog, Cid: cfg.Cid, LogTag: cfg.LogTag, LogTagSet: cfg.LogTagSet})
 }
 

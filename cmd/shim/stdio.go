@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/cli"
 )
 
 // stdio is the container's side of the I/O plumbing (§6.3):
@@ -33,7 +34,7 @@ type stdio struct {
 	stdinOnce sync.Once
 }
 
-func newStdio(cfg *config, passthrough bool) (*stdio, error) {
+func newStdio(cfg *cli.Config, passthrough bool) (*stdio, error) {
 	s := &stdio{child: [3]int{0, 1, 2}}
 	if passthrough {
 		return s, nil

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -46,7 +46,7 @@ type option struct {
 // optionTable lists every option conmon HEAD accepts plus 2.1.6's seccomp
 // options, in HEAD's declaration order (which is also --help's order), bound
 // to the fields of c. Aliases share storage by pointing at the same field.
-func optionTable(c *config) []option {
+func optionTable(c *Config) []option {
 	return []option{
 		{long: "api-version", kind: argFlag, flag: &c.APIVersion, desc: "Conmon API version to use"},
 		{long: "bundle", short: 'b', kind: argString, str: &c.Bundle, set: &c.BundleSet, desc: "Location of the OCI Bundle path"},
@@ -101,10 +101,10 @@ func optionTable(c *config) []option {
 	}
 }
 
-// newConfig returns a config holding conmon's defaults (§1.2). Defaults that
-// depend on the working directory are filled in by validateEarly.
-func newConfig() *config {
-	return &config{
+// newConfig returns a Config holding conmon's defaults (§1.2). Defaults that
+// depend on the working directory are filled in by ValidateEarly.
+func newConfig() *Config {
+	return &Config{
 		LogSizeMax:       -1,
 		LogGlobalSizeMax: -1,
 		LogMaxFiles:      1,
@@ -114,7 +114,7 @@ func newConfig() *config {
 }
 
 // optionError is a GOption parse failure; Error() is GLib's detail text,
-// e.g. "Unknown option --bogus". parseErrorText adds conmon's wording.
+// e.g. "Unknown option --bogus". ParseErrorText adds conmon's wording.
 type optionError struct{ detail string }
 
 func (e *optionError) Error() string { return e.detail }
@@ -123,24 +123,24 @@ func optErrorf(format string, args ...any) error {
 	return &optionError{detail: fmt.Sprintf(format, args...)}
 }
 
-// parseErrorText is the line conmon prints (HEAD: on stderr, then exit 1)
+// ParseErrorText is the line conmon prints (HEAD: on stderr, then exit 1)
 // when option parsing fails.
-func parseErrorText(err error) string {
+func ParseErrorText(err error) string {
 	return "conmon: option parsing failed: " + err.Error()
 }
 
 // parser walks the words of one command line.
 type parser struct {
-	cfg  *config
+	cfg  *Config
 	opts []option
 	args []string
 }
 
-// parseArgs parses args (os.Args[1:]) with GOption semantics. When a help
+// Parse parses args (os.Args[1:]) with GOption semantics. When a help
 // option is met, parsing stops at once and cfg.Help is set: GLib prints the
 // help and exits 0 right there, so later words are never looked at, while
 // errors in earlier words are still reported.
-func parseArgs(args []string) (*config, error) {
+func Parse(args []string) (*Config, error) {
 	cfg := newConfig()
 	p := &parser{cfg: cfg, opts: optionTable(cfg), args: args}
 	for i := 0; i < len(args); i++ {
