@@ -126,7 +126,7 @@ func optErrorf(format string, args ...any) error {
 // ParseErrorText is the line conmon prints (HEAD: on stderr, then exit 1)
 // when option parsing fails.
 func ParseErrorText(err error) string {
-	return "conmon: option parsing failed: " + err.Error()
+	return cabi.PlainPrefix + "option parsing failed: " + err.Error()
 }
 
 // parser walks the words of one command line.

@@ -7,7 +7,7 @@ import (
 )
 
 // TextError is a failure whose text is fixed by the interface (conmon's
-// message, byte for byte, §N of docs/interface.md says which) while its
+// message, byte for byte, as docs/interface.md words each failure) while its
 // cause stays reachable for errors.Is and errors.As.
 type TextError struct {
 	Text string // the whole message

@@ -7,10 +7,10 @@ const (
 	// PlainPrefix is used by conmon's bare fprintf(stderr) checks, which run
 	// before its logger is set up (§1.3 rows c1-c3).
 	PlainPrefix = "conmon: "
-	ErrorPrefix = "[conmon:e]: " // nexit/pexit/nwarn... at error level
-	WarnPrefix  = "[conmon:w]: "
-	InfoPrefix  = "[conmon:i]: "
-	DebugPrefix = "[conmon:d]: " // debug and trace alike
+	ErrorPrefix = "[conmon:e]: " // nexit, pexit and other error-level messages
+	WarnPrefix  = "[conmon:w]: " // nwarn
+	InfoPrefix  = "[conmon:i]: " // ninfo
+	DebugPrefix = "[conmon:d]: " // ndebug and ntrace alike
 )
 
 // Level is one of conmon's log levels, from the least to the most verbose.
