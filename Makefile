@@ -9,7 +9,7 @@ BIN := bin/shim
 CGO_ENABLED ?= 0
 COMMIT ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 # -s -w: no symbol table/DWARF (smaller file, slightly less to map at start).
-LDFLAGS := -s -w -X main.commit=$(COMMIT)
+LDFLAGS := -s -w -X github.com/shim-project/shim/cli.commit=$(COMMIT)
 BUILDFLAGS := -trimpath -buildvcs=false
 
 # podman 4.3 looks for conmon in /usr/libexec/podman/conmon,

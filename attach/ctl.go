@@ -2,7 +2,8 @@ package attach
 
 import (
 	"bytes"
-	"math"
+
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 const (
@@ -69,55 +70,14 @@ func (b *lineBuf) commit(n int, line func([]byte) bool) (overlong bool) {
 func scanInts(line []byte, dst []int32) int {
 	i := 0
 	for k := range dst {
-		for i < len(line) && isCSpace(line[i]) {
-			i++
-		}
-		v, next, ok := scanOne(line, i)
-		if !ok {
+		v, end, _ := cabi.Strtol(line[i:], 10)
+		if end == 0 {
 			return k
 		}
 		dst[k] = int32(v) // C long → int: truncation, on purpose
-		i = next
+		i += end
 	}
 	return len(dst)
-}
-
-// scanOne reads [+-]digits at i as strtol would.
-func scanOne(s []byte, i int) (v int64, next int, ok bool) {
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	start := i
-	var u uint64
-	limit := uint64(math.MaxInt64)
-	if neg {
-		limit++ // |LONG_MIN|
-	}
-	over := false
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		d := uint64(s[i] - '0')
-		if over || u > (limit-d)/10 {
-			over = true
-			continue
-		}
-		u = u*10 + d
-	}
-	if i == start {
-		return 0, i, false
-	}
-	if over {
-		u = limit
-	}
-	if neg {
-		return int64(-u), i, true // -2^63 wraps to itself
-	}
-	return int64(u), i, true
-}
-
-func isCSpace(c byte) bool {
-	return c == ' ' || (c >= '\t' && c <= '\r') // \t \n \v \f \r
 }
 
 func validSize(v int32) bool { return v >= 0 && v <= maxWinSize }

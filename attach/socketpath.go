@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 const (
@@ -57,48 +58,15 @@ func createSymlink(socketDir, cuuid, bundle string) (name, target string, err er
 	return name, target, nil
 }
 
-// listenAttach creates the SEQPACKET listener at <dir>/attach. It binds
-// through /proc/self/fd/<dirfd>/attach so that a bundle path longer than
-// sun_path still works (podman connects the same way); dir may be the
-// socket-dir symlink, which the O_PATH open follows.
+// listenAttach creates the SEQPACKET listener at <dir>/attach, owner-only
+// (the engine runs as the same user). dir may be longer than sun_path and
+// may be the socket-dir symlink (cabi.BindUnix).
 func listenAttach(dir string) (*os.File, error) {
-	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	s, err := cabi.BindUnix(dir, attachName, unix.SOCK_SEQPACKET, 0o700, attachBacklog)
 	if err != nil {
-		return nil, fmt.Errorf("open attach socket dir %s: %w", dir, err)
-	}
-	defer unix.Close(dfd)
-
-	path := filepath.Join(dir, attachName)
-	if err := unix.Unlinkat(dfd, attachName, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return nil, fmt.Errorf("Failed to remove existing socket %s: %w", path, err)
-	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("create attach socket: %w", err)
-	}
-	if err := bindListen(fd, dfd, path); err != nil {
-		unix.Close(fd)
-		return nil, err
+		return nil, fmt.Errorf("attach socket: %w", err)
 	}
 	// Non-blocking, so os.NewFile puts it under the runtime poller and
 	// Close wakes a pending accept.
-	return os.NewFile(uintptr(fd), path), nil
-}
-
-func bindListen(fd, dfd int, path string) error {
-	procPath := "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + attachName
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: procPath}); err != nil {
-		return fmt.Errorf("bind attach socket %s: %w", path, err)
-	}
-	// Only the owner (the engine runs as the same user) may connect.
-	err := unix.Fchmodat(dfd, attachName, 0o700, 0)
-	if err != nil {
-		err = fmt.Errorf("chmod attach socket %s: %w", path, err)
-	} else if err = unix.Listen(fd, attachBacklog); err != nil {
-		err = fmt.Errorf("listen on attach socket %s: %w", path, err)
-	}
-	if err != nil {
-		_ = unix.Unlinkat(dfd, attachName, 0) // do not leave a dead socket file
-	}
-	return err
+	return os.NewFile(uintptr(s.Fd), s.Path), nil
 }

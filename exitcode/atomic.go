@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/strerror"
 )
 
@@ -46,15 +47,15 @@ func WriteAtomic(path string, content []byte, mode os.FileMode) error {
 	if err := unix.Fchmod(fd, uint32(mode.Perm())); err != nil {
 		unix.Close(fd)
 		unix.Unlink(tmp)
-		return &glibError{"Failed to write file “" + tmp + "”: fchmod() failed: ", err}
+		return glibError("Failed to write file “"+tmp+"”: fchmod() failed: ", err)
 	}
 	if err := unix.Close(fd); err != nil {
 		unix.Unlink(tmp)
-		return &glibError{"", err} // g_close reports only the strerror
+		return glibError("", err) // g_close reports only the strerror
 	}
 	if err := unix.Rename(tmp, path); err != nil {
 		unix.Unlink(tmp)
-		return &glibError{"Failed to rename file “" + tmp + "” to “" + path + "”: g_rename() failed: ", err}
+		return glibError("Failed to rename file “"+tmp+"” to “"+path+"”: g_rename() failed: ", err)
 	}
 	return nil
 }
@@ -77,10 +78,10 @@ func createTemp(target string) (string, int, error) {
 			return tmp, fd, nil
 		}
 		if err != unix.EEXIST {
-			return "", -1, &glibError{"Failed to create file “" + tmp + "”: ", err}
+			return "", -1, glibError("Failed to create file “"+tmp+"”: ", err)
 		}
 	}
-	return "", -1, &glibError{"Failed to create file “" + target + ".XXXXXX”: ", err}
+	return "", -1, glibError("Failed to create file “"+target+".XXXXXX”: ", err)
 }
 
 // needsSync mirrors GLib's rule: sync only when replacing a non-empty file.
@@ -99,14 +100,14 @@ func writeAll(fd int, tmp string, content []byte, sync bool) error {
 		}
 		if err != nil {
 			unix.Close(fd)
-			return &glibError{"Failed to write file “" + tmp + "”: write() failed: ", err}
+			return glibError("Failed to write file “"+tmp+"”: write() failed: ", err)
 		}
 		content = content[n:]
 	}
 	if sync {
 		if err := unix.Fsync(fd); err != nil {
 			unix.Close(fd)
-			return &glibError{"Failed to write file “" + tmp + "”: fsync() failed: ", err}
+			return glibError("Failed to write file “"+tmp+"”: fsync() failed: ", err)
 		}
 	}
 	return nil
@@ -114,10 +115,6 @@ func writeAll(fd int, tmp string, content []byte, sync bool) error {
 
 // glibError renders as GLib's message (prefix + glibc strerror) and unwraps
 // to the errno, so callers can still use errors.Is(err, fs.ErrNotExist).
-type glibError struct {
-	prefix string
-	errno  error
+func glibError(prefix string, errno error) error {
+	return cabi.NewError(prefix+strerror.Text(errno), errno)
 }
-
-func (e *glibError) Error() string { return e.prefix + strerror.Text(e.errno) }
-func (e *glibError) Unwrap() error { return e.errno }

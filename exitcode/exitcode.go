@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 // fileMode is the mode of exit and oom files: what conmon HEAD produces
@@ -29,27 +31,25 @@ func (f Files) Write(status int) error {
 	s := strconv.Itoa(status)
 	if f.PersistDir != "" {
 		if err := WriteAtomic(filepath.Join(f.PersistDir, "exit"), []byte(s), fileMode); err != nil {
-			return &writeError{"Failed to write " + s + " to container exit file: ", err}
+			return prefixed("Failed to write "+s+" to container exit file: ", err)
 		}
 	}
 	if f.ExitDir != "" {
 		if f.Cid == "" { // conmon refuses to start without one
-			return &writeError{"Failed to write " + s + " to exit file: ", errors.New("no container ID")}
+			return prefixed("Failed to write "+s+" to exit file: ", errors.New("no container ID"))
 		}
 		if err := WriteAtomic(filepath.Join(f.ExitDir, f.Cid), []byte(s), fileMode); err != nil {
-			return &writeError{"Failed to write " + s + " to exit file: ", err}
+			return prefixed("Failed to write "+s+" to exit file: ", err)
 		}
 	}
 	return nil
 }
 
-type writeError struct {
-	prefix string
-	err    error
+// prefixed is conmon's "<what>: <cause>" for a failed write, unwrapping to
+// the cause.
+func prefixed(prefix string, err error) error {
+	return cabi.NewError(prefix+err.Error(), err)
 }
-
-func (e *writeError) Error() string { return e.prefix + e.err.Error() }
-func (e *writeError) Unwrap() error { return e.err }
 
 // Status encodes a wait status as conmon does (§11.2): the exit code, or
 // 128+signal when killed; anything else (stopped, continued) is unknown, -1.
@@ -93,11 +93,11 @@ func touch(path string) error {
 		return nil
 	}
 	if err != nil {
-		return &writeError{"Failed to write oom file " + path + ": ", &glibError{"", err}}
+		return glibError("Failed to write oom file "+path+": ", err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Fchmod(fd, fileMode); err != nil {
-		return &writeError{"Failed to write oom file " + path + ": ", &glibError{"", err}}
+		return glibError("Failed to write oom file "+path+": ", err)
 	}
 	return nil
 }

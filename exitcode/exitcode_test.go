@@ -11,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -351,7 +350,7 @@ func TestWriteOOMFailureDoesNotStopOthers(t *testing.T) {
 
 func TestCommandArgv(t *testing.T) {
 	args := []string{"--root", "", "container", "cleanup", "id"}
-	c := Command{Path: "/usr/bin/podman", Args: args, Delay: time.Second}
+	c := Command{Path: "/usr/bin/podman", Args: args}
 	want := []string{"/usr/bin/podman", "--root", "", "container", "cleanup", "id"}
 	got := c.Argv()
 	if !reflect.DeepEqual(got, want) {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/strerror"
 
 	"github.com/shim-project/shim/cio/stream"
@@ -202,7 +203,7 @@ func (j *Journal) Close() error {
 // send builds and sends one entry whose MESSAGE is a followed by c.
 func (j *Journal) send(stream int, a, c []byte, partial bool) error {
 	if j.conn.fd < 0 {
-		return &textError{msg: "sd_journal_sendv: " + strerror.Text(unix.EBADF), err: os.ErrClosed}
+		return cabi.NewError("sd_journal_sendv: "+strerror.Text(unix.EBADF), os.ErrClosed)
 	}
 	b := appendMessage(j.buf[:0], a, c)
 	b = append(b, j.fields[stream]...)
@@ -217,7 +218,7 @@ func (j *Journal) send(stream int, a, c []byte, partial bool) error {
 	}
 	j.countSend(stream, len(a)+len(c), partial, err)
 	if err != nil {
-		return &textError{msg: "sd_journal_sendv: " + strerror.Text(err), err: err}
+		return cabi.NewError("sd_journal_sendv: "+strerror.Text(err), err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/strerror"
 
 	"github.com/shim-project/shim/cio/stream"
@@ -70,18 +71,14 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 	}
 	fd, err := openLog(abs, 0)
 	if err != nil {
-		return nil, &textError{
-			msg: "Failed to open log file " + strerror.Text(err),
-			err: fmt.Errorf("open log %s: %w", path, err),
-		}
+		return nil, cabi.NewError("Failed to open log file "+strerror.Text(err),
+			fmt.Errorf("open log %s: %w", path, err))
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, &textError{
-			msg: "Failed to open log file " + strerror.Text(err),
-			err: fmt.Errorf("stat log %s: %w", path, err),
-		}
+		return nil, cabi.NewError("Failed to open log file "+strerror.Text(err),
+			fmt.Errorf("stat log %s: %w", path, err))
 	}
 	return &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size}, nil
 }

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 // SocketName is the metrics socket's name in the bundle, beside "attach".
@@ -66,51 +67,17 @@ func (c *Container) Close() {
 func listen(dir string, render func([]byte) []byte, timeout time.Duration) (*server, error) {
 	s := &server{render: render, timeout: timeout, path: filepath.Join(dir, SocketName),
 		slots: make(chan struct{}, maxScrapes)}
-	// Bind through /proc/self/fd/<dirfd>/: bundle paths are often longer
-	// than sun_path (108 bytes), as the attach socket's are.
-	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	// Owner-only: the umask leaves nobody else write access before the
+	// chmod, and only the monitor's user (and root) can connect after it.
+	bs, err := cabi.BindUnix(dir, SocketName, unix.SOCK_STREAM, 0o600, backlog)
 	if err != nil {
-		return nil, fmt.Errorf("open metrics socket dir %s: %w", dir, err)
+		return nil, fmt.Errorf("metrics socket: %w", err)
 	}
-	defer unix.Close(dfd)
-	if err := unix.Unlinkat(dfd, SocketName, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return nil, fmt.Errorf("remove stale metrics socket %s: %w", s.path, err)
-	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("create metrics socket: %w", err)
-	}
-	if err := s.bind(fd, dfd); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	s.ln = os.NewFile(uintptr(fd), s.path) // non-blocking: under the runtime poller
+	s.dev, s.ino = bs.Dev, bs.Ino
+	s.ln = os.NewFile(uintptr(bs.Fd), s.path) // non-blocking: under the runtime poller
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
-}
-
-func (s *server) bind(fd, dfd int) error {
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + SocketName}); err != nil {
-		return fmt.Errorf("bind metrics socket %s: %w", s.path, err)
-	}
-	// The umask leaves nobody else write access, so nobody else can connect
-	// before the chmod; after it only the monitor's user (and root) can.
-	var st unix.Stat_t
-	err := unix.Fchmodat(dfd, SocketName, 0o600, 0)
-	if err != nil {
-		err = fmt.Errorf("chmod metrics socket %s: %w", s.path, err)
-	} else if err = unix.Fstatat(dfd, SocketName, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		err = fmt.Errorf("stat metrics socket %s: %w", s.path, err)
-	} else if err = unix.Listen(fd, backlog); err != nil {
-		err = fmt.Errorf("listen on metrics socket %s: %w", s.path, err)
-	}
-	if err != nil {
-		_ = unix.Unlinkat(dfd, SocketName, 0)
-		return err
-	}
-	s.dev, s.ino = st.Dev, st.Ino
-	return nil
 }
 
 func (s *server) acceptLoop() {

@@ -13,10 +13,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/strerror"
 )
 
@@ -96,47 +96,21 @@ func SocketPath(bundle string) string {
 // text is conmon's, misleading as it is.
 func Start(bundle, host string, lg Logger) (*Relay, error) {
 	dir := filepath.Join(bundle, "notify")
-	in, err := bindVia(dir, "notify.sock")
+	bs, err := cabi.BindUnix(dir, "notify.sock", unix.SOCK_DGRAM, 0o777, 0)
 	if err != nil {
 		return nil, fmt.Errorf("Failed to bind to console-socket %s", strerror.Text(err))
 	}
 	out, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		unix.Close(in)
+		unix.Close(bs.Fd)
 		return nil, fmt.Errorf("Failed to create notify socket %s", strerror.Text(err))
 	}
 	r := &Relay{
-		in: os.NewFile(uintptr(in), SocketPath(bundle)), out: out,
+		in: os.NewFile(uintptr(bs.Fd), bs.Path), out: out,
 		host: &unix.SockaddrUnix{Name: host}, lg: lg, done: make(chan struct{}),
 	}
 	go r.loop()
 	return r, nil
-}
-
-// bindVia binds a non-blocking datagram socket at dir/name through
-// /proc/self/fd/<dirfd>/name, so that a bundle path longer than sun_path
-// (108 bytes) still works.
-func bindVia(dir, name string) (int, error) {
-	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(dfd)
-	path := "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + name
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-	if err != nil {
-		return -1, err
-	}
-	_ = unix.Unlinkat(dfd, name, 0) // a stale socket from an earlier run
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	if err := unix.Fchmodat(dfd, name, 0o777, 0); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
 }
 
 func (r *Relay) loop() {

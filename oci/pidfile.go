@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/strerror"
 )
 
@@ -17,18 +18,13 @@ import (
 // missing pidfile (the runtime failed) from other trouble.
 type PidFileError struct {
 	Path string
-	Op   string // "open" or "read"
-	Err  error
+	*cabi.TextError
 }
 
-func (e *PidFileError) Error() string {
-	if e.Op == "read" {
-		return "Failed to read from file “" + e.Path + "”: " + strerror.Text(e.Err)
-	}
-	return "Failed to open file “" + e.Path + "”: " + strerror.Text(e.Err)
+// pidFileError words err as GLib does: what ("Failed to open file") “path”: strerror.
+func pidFileError(what, path string, err error) error {
+	return &PidFileError{Path: path, TextError: cabi.NewError(what+" “"+path+"”: "+strerror.Text(err), err)}
 }
-
-func (e *PidFileError) Unwrap() error { return e.Err }
 
 // ReadPidFile returns the pid in path parsed like C atoi, as conmon HEAD
 // does (§6.3): leading white space and a sign are accepted, parsing stops at
@@ -38,14 +34,14 @@ func (e *PidFileError) Unwrap() error { return e.Err }
 func ReadPidFile(path string) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, &PidFileError{Path: path, Op: "open", Err: err}
+		return 0, pidFileError("Failed to open file", path, err)
 	}
 	defer f.Close()
 	// The whole file, as g_file_get_contents reads it: atoi skips any
 	// amount of leading white space.
 	b, err := io.ReadAll(f)
 	if err != nil {
-		return 0, &PidFileError{Path: path, Op: "read", Err: err}
+		return 0, pidFileError("Failed to read from file", path, err)
 	}
 	return Atoi(string(b)), nil
 }

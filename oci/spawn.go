@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/strerror"
 )
 
@@ -44,28 +45,18 @@ type Launch struct {
 	OOMScoreAdj      string
 	Delay            time.Duration
 	ExecFailStatus   int // launcher exit status when execve fails (127 runtime, 1 exit command)
-	Setsid           bool
 	NoPdeathsig      bool
 }
 
 // Start starts l through the launcher and returns the child's pid. The caller
 // collects its exit through the Reaper.
 func Start(l Launch) (int, error) {
-	// /proc/self/exe, not os.Executable(): the path may meanwhile name a
-	// newer binary (make install while containers run).
-	const self = "/proc/self/exe"
 	env := append(append([]string(nil), l.Env...), launchEnv+"="+l.encode())
-	files := make([]uintptr, len(l.Files))
-	for i, fd := range l.Files {
-		files[i] = uintptr(fd)
-	}
-	sys := &syscall.SysProcAttr{Setsid: l.Setsid}
+	sys := &syscall.SysProcAttr{}
 	if !l.NoPdeathsig {
 		sys.Pdeathsig = syscall.SIGKILL
 	}
-	pid, err := syscall.ForkExec(self, l.Argv, &syscall.ProcAttr{
-		Dir: l.Dir, Env: env, Files: files, Sys: sys,
-	})
+	pid, err := cabi.Reexec(l.Argv, env, l.Files, l.Dir, sys)
 	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", l.Path, err)
 	}
@@ -99,7 +90,7 @@ func RunLauncher() {
 	os.Unsetenv(launchEnv)
 	parts := strings.SplitN(v, ",", 7)
 	if len(parts) != 7 {
-		fmt.Fprintf(os.Stderr, "[conmon:e]: bad launcher settings %q\n", v)
+		fmt.Fprintf(os.Stderr, "%sbad launcher settings %q\n", cabi.ErrorPrefix, v)
 		os.Exit(1)
 	}
 	startFd, _ := strconv.Atoi(parts[2])
@@ -111,13 +102,12 @@ func RunLauncher() {
 		fixStdioMode()
 	}
 	if err := fixListenPid(parts[1] == "1"); err != nil {
-		fmt.Fprintf(os.Stderr, "[conmon:e]: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s%v\n", cabi.ErrorPrefix, err)
 		os.Exit(1)
 	}
 	if startFd > 0 {
-		buf := make([]byte, 8192)
-		if _, err := unix.Read(startFd, buf); err != nil {
-			fmt.Fprintf(os.Stderr, "[conmon:e]: start-pipe read failed %s\n", strerror.Text(err))
+		if err := cabi.ReadStartPipe(startFd); err != nil {
+			fmt.Fprintf(os.Stderr, "%s%v\n", cabi.ErrorPrefix, err)
 			os.Exit(1)
 		}
 		unix.Close(startFd)
@@ -131,7 +121,7 @@ func RunLauncher() {
 		time.Sleep(time.Duration(delay))
 	}
 	err := unix.Exec(path, os.Args, os.Environ())
-	fmt.Fprintf(os.Stderr, "[conmon:e]: exec %s: %s\n", path, strerror.Text(err))
+	fmt.Fprintf(os.Stderr, "%sexec %s: %s\n", cabi.ErrorPrefix, path, strerror.Text(err))
 	os.Exit(failStatus)
 }
 
@@ -160,42 +150,20 @@ func fixListenPid(replace bool) error {
 	if !ok {
 		return nil
 	}
-	n, err := strtolPrefix(v)
+	n, _, errno := cabi.Strtol(v, 10) // trailing text is ignored, as conmon does
 	// conmon keeps strtol's long in an int (2147483648 is negative there),
 	// and strtol leaves errno 0 for no digits or a value <= 0, so conmon
 	// then prints "Success" (verified on 2.1.6).
 	lpid := int32(n)
-	if err != nil || lpid <= 0 {
+	if errno != 0 || lpid <= 0 {
 		short := v
 		if len(short) > 10 {
 			short = short[:10]
 		}
-		return fmt.Errorf("Invalid LISTEN_PID %s %s", short, strerror.Text(err))
+		return cabi.Errno("Invalid LISTEN_PID "+short, errno)
 	}
 	if replace || int(lpid) == os.Getppid() {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
 	return nil
-}
-
-// strtolPrefix parses like C strtol(v, &end, 10) ignoring trailing junk:
-// leading spaces and a sign are accepted; no digits gives 0.
-func strtolPrefix(v string) (int64, error) {
-	s := strings.TrimLeft(v, " \t\n\v\f\r")
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	j := i
-	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-		j++
-	}
-	if j == i {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(s[:j], 10, 64)
-	if err != nil {
-		return 0, unix.ERANGE
-	}
-	return n, nil
 }

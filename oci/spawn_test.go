@@ -614,37 +614,6 @@ func TestLauncherFixStdioMode(t *testing.T) {
 	}
 }
 
-func TestLauncherSetsid(t *testing.T) {
-	r := newReaper(t)
-	mySid, err := unix.Getsid(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, setsid := range []bool{false, true} {
-		t.Run(fmt.Sprintf("setsid=%v", setsid), func(t *testing.T) {
-			res := run(t, r, Launch{Path: "/bin/cat", Argv: []string{"cat", "/proc/self/stat"},
-				Setsid: setsid, ExecFailStatus: 127})
-			wantExit(t, res, 0)
-			// Fields after "(comm) ": state ppid pgrp session.
-			_, rest, ok := strings.Cut(res.stdout, ") ")
-			f := strings.Fields(rest)
-			if !ok || len(f) < 4 {
-				t.Fatalf("cannot parse stat %q", res.stdout)
-			}
-			want := mySid
-			if setsid {
-				want = res.pid
-			}
-			if f[3] != strconv.Itoa(want) {
-				t.Errorf("session %s, want %d", f[3], want)
-			}
-			if f[1] != strconv.Itoa(os.Getpid()) {
-				t.Errorf("parent %s, want the test process %d", f[1], os.Getpid())
-			}
-		})
-	}
-}
-
 func TestLauncherPdeathsig(t *testing.T) {
 	r := newReaper(t)
 	self, err := os.Executable()

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/shim-project/shim/internal/strerror"
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 // Sync message keys (§5.1).
@@ -107,7 +107,7 @@ func (p *SyncPipe) Send(value int, message string) error {
 			p.f = nil
 			return nil
 		default:
-			return &errnoError{"Unable to send container stderr message to parent", err}
+			return cabi.Errno("Unable to send container stderr message to parent", err)
 		}
 	}
 	return nil
@@ -217,7 +217,7 @@ func appendEscaped(dst []byte, s string, room int) []byte {
 func ParseFdEnv(name, value string) (int, error) {
 	v, end, errno := strtol10(value)
 	if errno != 0 || end != len(value) {
-		return 0, &errnoError{"unable to parse " + name, errno}
+		return 0, cabi.Errno("unable to parse "+name, errno)
 	}
 	return int(int32(v)), nil
 }
@@ -226,60 +226,10 @@ func ParseFdEnv(name, value string) (int, error) {
 // with the _OCI_* fds so they do not leak into the runtime.
 func SetCloexec(name string, fd int) error {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-		return &errnoError{"unable to make " + name + " CLOEXEC", err}
+		return cabi.Errno("unable to make "+name+" CLOEXEC", err)
 	}
 	return nil
 }
 
-// strtol10 is C strtol(s, &end, 10): white space, sign, digits. It returns
-// the value (saturated at the int64 limits, errno ERANGE), the index where
-// parsing stopped (0 when there are no digits, like endptr == nptr) and
-// errno.
-func strtol10(s string) (int64, int, syscall.Errno) {
-	i := 0
-	for i < len(s) && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	limit := uint64(1<<63 - 1)
-	if neg {
-		limit = 1 << 63
-	}
-	var u uint64
-	var errno syscall.Errno
-	j := i
-	for ; j < len(s) && s[j] >= '0' && s[j] <= '9'; j++ {
-		d := uint64(s[j] - '0')
-		if u > (limit-d)/10 {
-			u, errno = limit, unix.ERANGE
-			continue
-		}
-		u = u*10 + d
-	}
-	if j == i {
-		return 0, 0, 0
-	}
-	if neg {
-		return int64(-u), j, errno // -(1<<63) wraps to MinInt64, as wanted
-	}
-	return int64(u), j, errno
-}
-
-// errnoError renders as conmon's pexit: "<msg> <strerror>".
-type errnoError struct {
-	msg string
-	err error
-}
-
-func (e *errnoError) Error() string { return e.msg + " " + strerror.Text(e.err) }
-
-func (e *errnoError) Unwrap() error {
-	if e.err == syscall.Errno(0) {
-		return nil
-	}
-	return e.err
-}
+// strtol10 is C strtol(s, &end, 10); see cabi.Strtol.
+func strtol10(s string) (int64, int, syscall.Errno) { return cabi.Strtol(s, 10) }

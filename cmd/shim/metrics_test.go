@@ -14,6 +14,8 @@ import (
 
 	"github.com/shim-project/shim/cio"
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/cli"
+	"github.com/shim-project/shim/internal/diag"
 	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/metrics"
 )
@@ -27,8 +29,8 @@ func metricsMon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close(false) })
-	cfg := &config{Bundle: bundle, Cid: "abc", Name: "web"}
-	lg := newDiag(cfg)
+	cfg := &cli.Config{Bundle: bundle, Cid: "abc", Name: "web"}
+	lg := diag.New(diag.Options{})
 	return &daemon{cfg: cfg, lg: lg, setup: &setup{logs: w}, io: cio.New(cio.Options{Logs: w, Log: lg})}
 }
 

@@ -7,7 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/cio"
+	"github.com/shim-project/shim/cli"
 	"github.com/shim-project/shim/exitcode"
+	"github.com/shim-project/shim/internal/diag"
 	"github.com/shim-project/shim/metrics"
 	"github.com/shim-project/shim/monitor"
 	"github.com/shim-project/shim/notify"
@@ -17,8 +19,8 @@ import (
 // daemon is the wiring of the long-lived monitor: it builds the parts from
 // the parsed command line and hands over to package monitor.
 type daemon struct {
-	cfg   *config
-	lg    *diag
+	cfg   *cli.Config
+	lg    *diag.Logger
 	setup *setup
 	fds   *engineFds
 	io    *cio.IO
@@ -28,7 +30,7 @@ type daemon struct {
 }
 
 // runMonitor runs the daemon part and returns the process exit status.
-func runMonitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string) int {
+func runMonitor(cfg *cli.Config, st *setup, lg *diag.Logger, inherited []int, oldAdj string) int {
 	d := &daemon{cfg: cfg, lg: lg, setup: st}
 	if cfg.SdnotifySocket != "" {
 		// Right after the fork, as conmon: podman passes MAINPID=<our pid>
@@ -46,7 +48,7 @@ func runMonitor(cfg *config, st *setup, lg *diag, inherited []int, oldAdj string
 	d.fds = fds
 	if !st.passthrough {
 		detachStdio()
-		lg.w = discard{}
+		lg.SetStderr(discard{})
 	}
 	_, _ = unix.Setsid() // fails harmlessly with --sync (engines use Setpgid)
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/cli"
 	"github.com/shim-project/shim/internal/strerror"
 	"github.com/shim-project/shim/oci"
 )
@@ -25,7 +26,7 @@ type engineFds struct {
 // openEngineFds takes the engine's result channels and marks every
 // inherited fd close-on-exec, so that children get exactly the fds we list
 // for them, at the numbers we choose.
-func openEngineFds(cfg *config, inherited []int) (*engineFds, error) {
+func openEngineFds(cfg *cli.Config, inherited []int) (*engineFds, error) {
 	f := &engineFds{inherited: inherited}
 	key := oci.KeyFor(cfg.APIVersion, cfg.Exec)
 	var err error
@@ -172,7 +173,7 @@ func (r *runtime) Spawn() (int, error) {
 	d.io.CloseChildEnds()
 	if d.setup.passthrough {
 		detachStdio()
-		d.lg.w = discard{}
+		d.lg.SetStderr(discard{})
 	}
 	if d.fds.startFd > 0 {
 		d.fds.closeInheritedFd(d.fds.startFd)

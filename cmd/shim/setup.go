@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/shim-project/shim/cli"
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/logs"
 )
 
@@ -15,30 +17,20 @@ type setup struct {
 
 // validate runs every pre-fork check of §1.3 in its order; the first failure
 // is the only one reported.
-func validate(cfg *config) (*setup, error) {
-	if err := validateEarly(cfg); err != nil {
+func validate(cfg *cli.Config) (*setup, error) {
+	if err := cli.ValidateEarly(cfg); err != nil {
 		return nil, err
 	}
-	var specs []logs.Spec
-	for _, v := range cfg.LogPaths { // row o
-		sp, err := logs.ParseSpec(v)
-		if err != nil {
-			return nil, fmt.Errorf("[conmon:e]: %v", err)
-		}
-		specs = append(specs, sp)
-	}
-	w, err := logs.New(logs.Options{ // row p
-		Specs: specs, ContainerID: cfg.Cid, Name: cfg.Name, NameSet: cfg.NameSet,
-		Tag: cfg.LogTag, TagSet: cfg.LogTagSet, Labels: cfg.LogLabels,
-		SizeMax: cfg.LogSizeMax, GlobalSizeMax: cfg.LogGlobalSizeMax,
-		Rotate: cfg.LogRotate, MaxFiles: int(cfg.LogMaxFiles), AllowlistDirs: cfg.LogAllowlistDirs,
-		NoPartialMessage: cfg.NoContainerPartial,
-	})
+	opts, err := cli.LogOptions(cfg) // row o
 	if err != nil {
-		return nil, fmt.Errorf("[conmon:e]: %v", err)
+		return nil, err
+	}
+	w, err := logs.New(opts) // row p
+	if err != nil {
+		return nil, fmt.Errorf("%s%v", cabi.ErrorPrefix, err)
 	}
 	d := w.Drivers()
-	if err := validateDrivers(cfg, d.K8sFile, d.Journald); err != nil { // rows q-s
+	if err := cli.ValidateDrivers(cfg, d.K8sFile, d.Journald); err != nil { // rows q-s
 		w.Close(false)
 		return nil, err
 	}
@@ -52,6 +44,6 @@ func (s *setup) Close() {
 }
 
 // partialWarning is row t of §1.3: printed, never fatal.
-func partialWarning(cfg *config, s *setup) string {
-	return noPartialWarning(cfg, s.logs.Drivers().Journald)
+func partialWarning(cfg *cli.Config, s *setup) string {
+	return cli.NoPartialWarning(cfg, s.logs.Drivers().Journald)
 }

@@ -10,8 +10,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/cli"
 	"github.com/shim-project/shim/exitcode"
-	"github.com/shim-project/shim/internal/strerror"
+	"github.com/shim-project/shim/internal/cabi"
+	"github.com/shim-project/shim/internal/diag"
 	"github.com/shim-project/shim/oci"
 )
 
@@ -28,17 +30,17 @@ const daemonEnv = "_SHIM_DAEMON"
 // run is the whole program after mode selection; it returns the exit status.
 func run(args []string) int {
 	inherited := inheritedFds()
-	cfg, err := parseArgs(args)
+	cfg, err := cli.Parse(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, parseErrorText(err))
+		fmt.Fprintln(os.Stderr, cli.ParseErrorText(err))
 		return 1
 	}
 	if cfg.Help {
-		printHelp(os.Stdout)
+		cli.WriteHelp(os.Stdout)
 		return 0
 	}
 	if cfg.Version {
-		printVersion(os.Stdout)
+		cli.WriteVersion(os.Stdout)
 		return 0
 	}
 	setup, err := validate(cfg)
@@ -51,7 +53,7 @@ func run(args []string) int {
 	if !isDaemon {
 		// Through lg, so that --syslog sees it too (row t of §1.3).
 		if w := partialWarning(cfg, setup); w != "" {
-			lg.Warnf("%s", strings.TrimPrefix(w, warnPrefix))
+			lg.Warnf("%s", strings.TrimPrefix(w, cabi.WarnPrefix))
 		}
 	}
 	if isDaemon {
@@ -82,13 +84,13 @@ func run(args []string) int {
 // daemonize re-executes this binary as the long-lived monitor in a new
 // session, handing down every inherited fd at its number, writes the
 // monitor's pid to --conmon-pidfile and lets the engine's Wait() return.
-func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
-	files := []uintptr{0, 1, 2}
+func daemonize(cfg *cli.Config, lg *diag.Logger, inherited []int, oldAdj string) int {
+	files := []int{0, 1, 2}
 	for _, fd := range inherited {
 		for len(files) <= fd {
-			files = append(files, ^uintptr(0))
+			files = append(files, -1)
 		}
-		files[fd] = uintptr(fd)
+		files[fd] = fd
 	}
 	env := os.Environ()
 	marker := oldAdj + "|0"
@@ -97,9 +99,7 @@ func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
 		marker = oldAdj + "|1"
 	}
 	env = append(env, daemonEnv+"="+marker)
-	pid, err := syscall.ForkExec("/proc/self/exe", os.Args, &syscall.ProcAttr{
-		Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true},
-	})
+	pid, err := cabi.Reexec(os.Args, env, files, "", &syscall.SysProcAttr{Setsid: true})
 	if err != nil {
 		lg.Errorf("Failed to fork: %v", err)
 		return 1
@@ -111,6 +111,11 @@ func daemonize(cfg *config, lg *diag, inherited []int, oldAdj string) int {
 		}
 	}
 	return 0
+}
+
+// newDiag is the monitor's logger as the command line asks for it.
+func newDiag(cfg *cli.Config) *diag.Logger {
+	return diag.New(diag.Options{LogLevel: cfg.LogLevel, Syslog: cfg.Syslog, Cid: cfg.Cid, LogTag: cfg.LogTag, LogTagSet: cfg.LogTagSet})
 }
 
 // inheritedFds lists the fds above stdio the engine gave us: those open
@@ -152,22 +157,12 @@ func readStartPipe() error {
 	if err := oci.SetCloexec("_OCI_STARTPIPE", fd); err != nil {
 		return err
 	}
-	buf := make([]byte, 8192)
-	for {
-		_, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("start-pipe read failed %s", strerror.Text(err))
-		}
-		return nil
-	}
+	return cabi.ReadStartPipe(fd)
 }
 
 // lowerOOMScore makes the monitor the last thing the OOM killer picks and
 // returns the previous value for the children.
-func lowerOOMScore(lg *diag) string {
+func lowerOOMScore(lg *diag.Logger) string {
 	old, err := os.ReadFile("/proc/self/oom_score_adj")
 	if err != nil {
 		return ""

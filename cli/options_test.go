@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -14,82 +14,82 @@ import (
 type parseOK struct {
 	name  string
 	args  []string
-	check func(*config) bool
+	check func(*Config) bool
 }
 
 func parseOKCases() []parseOK {
 	return []parseOK{
-		{"defaults", nil, func(c *config) bool {
+		{"defaults", nil, func(c *Config) bool {
 			return c.LogSizeMax == -1 && c.LogGlobalSizeMax == -1 && c.LogMaxFiles == 1 &&
 				c.SocketDirPath == "/var/run/crio" && c.LogLevel == "" && !c.LogLevelSet &&
 				!c.CidSet && c.Timeout == 0 && c.ExitDelay == 0
 		}},
-		{"long with space", []string{"--cid", "x"}, func(c *config) bool { return c.Cid == "x" && c.CidSet }},
-		{"long with equals", []string{"--cid=x"}, func(c *config) bool { return c.Cid == "x" }},
-		{"long equals keeps later equals", []string{"--cid=a=b"}, func(c *config) bool { return c.Cid == "a=b" }},
-		{"long equals empty is set", []string{"--cid="}, func(c *config) bool { return c.Cid == "" && c.CidSet }},
-		{"short with space", []string{"-c", "x"}, func(c *config) bool { return c.Cid == "x" }},
-		{"empty value is set", []string{"-c", ""}, func(c *config) bool { return c.Cid == "" && c.CidSet }},
-		{"flag", []string{"--api-version"}, func(c *config) bool { return c.APIVersion }},
-		{"flag=0 sets", []string{"--api-version=0"}, func(c *config) bool { return c.APIVersion }},
-		{"flag=false sets", []string{"--stdin=false"}, func(c *config) bool { return c.Stdin }},
-		{"flag= sets", []string{"--api-version="}, func(c *config) bool { return c.APIVersion }},
-		{"version=3 sets", []string{"--version=3"}, func(c *config) bool { return c.Version }},
-		{"cluster -it", []string{"-it"}, func(c *config) bool { return c.Stdin && c.Terminal }},
-		{"cluster -itc ID", []string{"-itc", "ID"}, func(c *config) bool { return c.Stdin && c.Terminal && c.Cid == "ID" }},
-		{"cluster value letter first", []string{"-ict", "ID"}, func(c *config) bool { return c.Stdin && c.Terminal && c.Cid == "ID" }},
-		{"cluster -ci", []string{"-ci", "x"}, func(c *config) bool { return c.Cid == "x" && c.Stdin }},
-		{"cluster all flags", []string{"-eist"}, func(c *config) bool { return c.Exec && c.Stdin && c.SystemdCgroup && c.Terminal }},
+		{"long with space", []string{"--cid", "x"}, func(c *Config) bool { return c.Cid == "x" && c.CidSet }},
+		{"long with equals", []string{"--cid=x"}, func(c *Config) bool { return c.Cid == "x" }},
+		{"long equals keeps later equals", []string{"--cid=a=b"}, func(c *Config) bool { return c.Cid == "a=b" }},
+		{"long equals empty is set", []string{"--cid="}, func(c *Config) bool { return c.Cid == "" && c.CidSet }},
+		{"short with space", []string{"-c", "x"}, func(c *Config) bool { return c.Cid == "x" }},
+		{"empty value is set", []string{"-c", ""}, func(c *Config) bool { return c.Cid == "" && c.CidSet }},
+		{"flag", []string{"--api-version"}, func(c *Config) bool { return c.APIVersion }},
+		{"flag=0 sets", []string{"--api-version=0"}, func(c *Config) bool { return c.APIVersion }},
+		{"flag=false sets", []string{"--stdin=false"}, func(c *Config) bool { return c.Stdin }},
+		{"flag= sets", []string{"--api-version="}, func(c *Config) bool { return c.APIVersion }},
+		{"version=3 sets", []string{"--version=3"}, func(c *Config) bool { return c.Version }},
+		{"cluster -it", []string{"-it"}, func(c *Config) bool { return c.Stdin && c.Terminal }},
+		{"cluster -itc ID", []string{"-itc", "ID"}, func(c *Config) bool { return c.Stdin && c.Terminal && c.Cid == "ID" }},
+		{"cluster value letter first", []string{"-ict", "ID"}, func(c *Config) bool { return c.Stdin && c.Terminal && c.Cid == "ID" }},
+		{"cluster -ci", []string{"-ci", "x"}, func(c *Config) bool { return c.Cid == "x" && c.Stdin }},
+		{"cluster all flags", []string{"-eist"}, func(c *Config) bool { return c.Exec && c.Stdin && c.SystemdCgroup && c.Terminal }},
 		{"value looks like option", []string{"--runtime-arg", "--log-format=json", "--runtime-arg", "--log"},
-			func(c *config) bool { return slices.Equal(c.RuntimeArgs, []string{"--log-format=json", "--log"}) }},
-		{"value is -- ", []string{"-c", "--"}, func(c *config) bool { return c.Cid == "--" }},
-		{"value is --help", []string{"--cid", "--help"}, func(c *config) bool { return c.Cid == "--help" && !c.Help }},
-		{"value is -h", []string{"-c", "-h"}, func(c *config) bool { return c.Cid == "-h" && !c.Help }},
+			func(c *Config) bool { return slices.Equal(c.RuntimeArgs, []string{"--log-format=json", "--log"}) }},
+		{"value is -- ", []string{"-c", "--"}, func(c *Config) bool { return c.Cid == "--" }},
+		{"value is --help", []string{"--cid", "--help"}, func(c *Config) bool { return c.Cid == "--help" && !c.Help }},
+		{"value is -h", []string{"-c", "-h"}, func(c *Config) bool { return c.Cid == "-h" && !c.Help }},
 		{"empty array element kept", []string{"--exit-command-arg", "", "--exit-command-arg", "x"},
-			func(c *config) bool { return slices.Equal(c.ExitCommandArgs, []string{"", "x"}) }},
-		{"stray word ignored", []string{"--api-version", "1", "-c", "x"}, func(c *config) bool { return c.APIVersion && c.Cid == "x" }},
-		{"lone dash and empty word ignored", []string{"-", "", "-c", "x"}, func(c *config) bool { return c.Cid == "x" }},
-		{"-- ends parsing", []string{"-c", "x", "--", "--bogus", "-c", "y"}, func(c *config) bool { return c.Cid == "x" }},
-		{"last scalar wins", []string{"-c", "a", "--cid", "b", "--cid=c"}, func(c *config) bool { return c.Cid == "c" }},
+			func(c *Config) bool { return slices.Equal(c.ExitCommandArgs, []string{"", "x"}) }},
+		{"stray word ignored", []string{"--api-version", "1", "-c", "x"}, func(c *Config) bool { return c.APIVersion && c.Cid == "x" }},
+		{"lone dash and empty word ignored", []string{"-", "", "-c", "x"}, func(c *Config) bool { return c.Cid == "x" }},
+		{"-- ends parsing", []string{"-c", "x", "--", "--bogus", "-c", "y"}, func(c *Config) bool { return c.Cid == "x" }},
+		{"last scalar wins", []string{"-c", "a", "--cid", "b", "--cid=c"}, func(c *Config) bool { return c.Cid == "c" }},
 		{"arrays accumulate", []string{"-l", "a", "--log-path", "b", "--log-path=c"},
-			func(c *config) bool { return slices.Equal(c.LogPaths, []string{"a", "b", "c"}) }},
-		{"pidfile alias after -p", []string{"-p", "a", "--pidfile", "b"}, func(c *config) bool { return c.ContainerPidfile == "b" && c.ContainerPidfileSet }},
-		{"-p after pidfile alias", []string{"--pidfile", "a", "-p", "b"}, func(c *config) bool { return c.ContainerPidfile == "b" }},
-		{"container-pidfile long", []string{"--container-pidfile=a"}, func(c *config) bool { return c.ContainerPidfile == "a" }},
+			func(c *Config) bool { return slices.Equal(c.LogPaths, []string{"a", "b", "c"}) }},
+		{"pidfile alias after -p", []string{"-p", "a", "--pidfile", "b"}, func(c *Config) bool { return c.ContainerPidfile == "b" && c.ContainerPidfileSet }},
+		{"-p after pidfile alias", []string{"--pidfile", "a", "-p", "b"}, func(c *Config) bool { return c.ContainerPidfile == "b" }},
+		{"container-pidfile long", []string{"--container-pidfile=a"}, func(c *Config) bool { return c.ContainerPidfile == "a" }},
 		{"restore-arg and runtime-opt share a list", []string{"--restore-arg", "a", "--runtime-opt", "b", "--restore-arg=c"},
-			func(c *config) bool { return slices.Equal(c.RuntimeOpts, []string{"a", "b", "c"}) }},
-		{"-0 is persist-dir", []string{"-0", "/x"}, func(c *config) bool { return c.PersistDir == "/x" }},
-		{"persist-dir long", []string{"--persist-dir=/y"}, func(c *config) bool { return c.PersistDir == "/y" }},
-		{"octal", []string{"-T", "010"}, func(c *config) bool { return c.Timeout == 8 }},
-		{"hex", []string{"--timeout=0x10"}, func(c *config) bool { return c.Timeout == 16 }},
-		{"hex upper", []string{"--timeout", "0X1f"}, func(c *config) bool { return c.Timeout == 31 }},
-		{"negative hex", []string{"--exit-delay", " -0x1F"}, func(c *config) bool { return c.ExitDelay == -31 }},
-		{"negative", []string{"--exit-delay", "-1"}, func(c *config) bool { return c.ExitDelay == -1 }},
-		{"leading space and plus", []string{"-T", " +5"}, func(c *config) bool { return c.Timeout == 5 }},
-		{"leading C white space", []string{"-T", "\t\n\v\f\r 5"}, func(c *config) bool { return c.Timeout == 5 }},
-		{"minus zero", []string{"-T", "-0"}, func(c *config) bool { return c.Timeout == 0 }},
-		{"zero", []string{"--log-max-files", "0"}, func(c *config) bool { return c.LogMaxFiles == 0 }},
-		{"int32 min", []string{"-T", "-2147483648"}, func(c *config) bool { return c.Timeout == -2147483648 }},
-		{"int32 max", []string{"-T", "2147483647"}, func(c *config) bool { return c.Timeout == 2147483647 }},
-		{"int64 max", []string{"--log-size-max", "9223372036854775807"}, func(c *config) bool { return c.LogSizeMax == 9223372036854775807 }},
-		{"int64 min", []string{"--log-global-size-max", "-9223372036854775808"}, func(c *config) bool { return c.LogGlobalSizeMax == -9223372036854775808 }},
-		{"int64 min hex", []string{"--log-size-max", "-0x8000000000000000"}, func(c *config) bool { return c.LogSizeMax == -9223372036854775808 }},
-		{"int64 octal max", []string{"--log-size-max", "0777777777777777777777"}, func(c *config) bool { return c.LogSizeMax == 9223372036854775807 }},
+			func(c *Config) bool { return slices.Equal(c.RuntimeOpts, []string{"a", "b", "c"}) }},
+		{"-0 is persist-dir", []string{"-0", "/x"}, func(c *Config) bool { return c.PersistDir == "/x" }},
+		{"persist-dir long", []string{"--persist-dir=/y"}, func(c *Config) bool { return c.PersistDir == "/y" }},
+		{"octal", []string{"-T", "010"}, func(c *Config) bool { return c.Timeout == 8 }},
+		{"hex", []string{"--timeout=0x10"}, func(c *Config) bool { return c.Timeout == 16 }},
+		{"hex upper", []string{"--timeout", "0X1f"}, func(c *Config) bool { return c.Timeout == 31 }},
+		{"negative hex", []string{"--exit-delay", " -0x1F"}, func(c *Config) bool { return c.ExitDelay == -31 }},
+		{"negative", []string{"--exit-delay", "-1"}, func(c *Config) bool { return c.ExitDelay == -1 }},
+		{"leading space and plus", []string{"-T", " +5"}, func(c *Config) bool { return c.Timeout == 5 }},
+		{"leading C white space", []string{"-T", "\t\n\v\f\r 5"}, func(c *Config) bool { return c.Timeout == 5 }},
+		{"minus zero", []string{"-T", "-0"}, func(c *Config) bool { return c.Timeout == 0 }},
+		{"zero", []string{"--log-max-files", "0"}, func(c *Config) bool { return c.LogMaxFiles == 0 }},
+		{"int32 min", []string{"-T", "-2147483648"}, func(c *Config) bool { return c.Timeout == -2147483648 }},
+		{"int32 max", []string{"-T", "2147483647"}, func(c *Config) bool { return c.Timeout == 2147483647 }},
+		{"int64 max", []string{"--log-size-max", "9223372036854775807"}, func(c *Config) bool { return c.LogSizeMax == 9223372036854775807 }},
+		{"int64 min", []string{"--log-global-size-max", "-9223372036854775808"}, func(c *Config) bool { return c.LogGlobalSizeMax == -9223372036854775808 }},
+		{"int64 min hex", []string{"--log-size-max", "-0x8000000000000000"}, func(c *Config) bool { return c.LogSizeMax == -9223372036854775808 }},
+		{"int64 octal max", []string{"--log-size-max", "0777777777777777777777"}, func(c *Config) bool { return c.LogSizeMax == 9223372036854775807 }},
 		{"seccomp options accepted", []string{"--seccomp-notify-socket", "s", "--seccomp-notify-plugins=p"},
-			func(c *config) bool { return c.SeccompNotifySocket == "s" && c.SeccompNotifyPlugins == "p" }},
-		{"-h", []string{"-h"}, func(c *config) bool { return c.Help }},
-		{"-?", []string{"-?"}, func(c *config) bool { return c.Help }},
-		{"--help", []string{"--help"}, func(c *config) bool { return c.Help }},
-		{"--help-all", []string{"--help-all"}, func(c *config) bool { return c.Help }},
-		{"h in a cluster", []string{"-ih"}, func(c *config) bool { return c.Help }},
-		{"h first in a cluster", []string{"-hx"}, func(c *config) bool { return c.Help }},
-		{"h after a value letter", []string{"-ch", "x"}, func(c *config) bool { return c.Help }},
-		{"help stops parsing", []string{"--help", "--bogus", "-T", "x"}, func(c *config) bool { return c.Help }},
-		{"help beats version", []string{"--version", "--help"}, func(c *config) bool { return c.Help && c.Version }},
-		{"help after --", []string{"--", "--help"}, func(c *config) bool { return !c.Help }},
-		{"version", []string{"--version"}, func(c *config) bool { return c.Version }},
+			func(c *Config) bool { return c.SeccompNotifySocket == "s" && c.SeccompNotifyPlugins == "p" }},
+		{"-h", []string{"-h"}, func(c *Config) bool { return c.Help }},
+		{"-?", []string{"-?"}, func(c *Config) bool { return c.Help }},
+		{"--help", []string{"--help"}, func(c *Config) bool { return c.Help }},
+		{"--help-all", []string{"--help-all"}, func(c *Config) bool { return c.Help }},
+		{"h in a cluster", []string{"-ih"}, func(c *Config) bool { return c.Help }},
+		{"h first in a cluster", []string{"-hx"}, func(c *Config) bool { return c.Help }},
+		{"h after a value letter", []string{"-ch", "x"}, func(c *Config) bool { return c.Help }},
+		{"help stops parsing", []string{"--help", "--bogus", "-T", "x"}, func(c *Config) bool { return c.Help }},
+		{"help beats version", []string{"--version", "--help"}, func(c *Config) bool { return c.Help && c.Version }},
+		{"help after --", []string{"--", "--help"}, func(c *Config) bool { return !c.Help }},
+		{"version", []string{"--version"}, func(c *Config) bool { return c.Version }},
 		{"HEAD options", []string{"--log-label", "A=1", "--log-label=B=2", "--log-rotate", "--log-max-files", "3",
-			"--log-allowlist-dir", "/d", "--no-container-partial-message"}, func(c *config) bool {
+			"--log-allowlist-dir", "/d", "--no-container-partial-message"}, func(c *Config) bool {
 			return slices.Equal(c.LogLabels, []string{"A=1", "B=2"}) && c.LogRotate && c.LogMaxFiles == 3 &&
 				slices.Equal(c.LogAllowlistDirs, []string{"/d"}) && c.NoContainerPartial
 		}},
@@ -99,12 +99,12 @@ func parseOKCases() []parseOK {
 func TestParseArgsAccepts(t *testing.T) {
 	for _, tc := range parseOKCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parseArgs(tc.args)
+			cfg, err := Parse(tc.args)
 			if err != nil {
-				t.Fatalf("parseArgs(%q): %v", tc.args, err)
+				t.Fatalf("Parse(%q): %v", tc.args, err)
 			}
 			if !tc.check(cfg) {
-				t.Errorf("parseArgs(%q) = %+v", tc.args, *cfg)
+				t.Errorf("Parse(%q) = %+v", tc.args, *cfg)
 			}
 		})
 	}
@@ -178,28 +178,28 @@ func parseBadCases() []parseBad {
 func TestParseArgsRejects(t *testing.T) {
 	for _, tc := range parseBadCases() {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			cfg, err := parseArgs(tc.args)
+			cfg, err := Parse(tc.args)
 			if err == nil {
-				t.Fatalf("parseArgs(%q) = %+v, want error %q", tc.args, cfg, tc.detail)
+				t.Fatalf("Parse(%q) = %+v, want error %q", tc.args, cfg, tc.detail)
 			}
 			if err.Error() != tc.detail {
-				t.Errorf("parseArgs(%q) error = %q, want %q", tc.args, err.Error(), tc.detail)
+				t.Errorf("Parse(%q) error = %q, want %q", tc.args, err.Error(), tc.detail)
 			}
 		})
 	}
 }
 
 func TestParseErrorText(t *testing.T) {
-	_, err := parseArgs([]string{"--bogus"})
-	if got, want := parseErrorText(err), "conmon: option parsing failed: Unknown option --bogus"; got != want {
-		t.Errorf("parseErrorText = %q, want %q", got, want)
+	_, err := Parse([]string{"--bogus"})
+	if got, want := ParseErrorText(err), "conmon: option parsing failed: Unknown option --bogus"; got != want {
+		t.Errorf("ParseErrorText = %q, want %q", got, want)
 	}
 }
 
 // TestEveryOptionReachable feeds each table entry by its long name (and
 // short name) and checks its own field, and only that field, changed.
 func TestEveryOptionReachable(t *testing.T) {
-	for _, o := range optionTable(new(config)) {
+	for _, o := range optionTable(new(Config)) {
 		forms := [][]string{{"--" + o.long, "7"}, {"--" + o.long + "=7"}}
 		if o.short != 0 {
 			forms = append(forms, []string{"-" + string(o.short), "7"})
@@ -208,7 +208,7 @@ func TestEveryOptionReachable(t *testing.T) {
 			if o.kind == argFlag {
 				args = args[:1]
 			}
-			cfg, err := parseArgs(args)
+			cfg, err := Parse(args)
 			if err != nil {
 				t.Errorf("%q: %v", args, err)
 				continue
@@ -223,7 +223,7 @@ func TestEveryOptionReachable(t *testing.T) {
 func TestHelpListsEveryOption(t *testing.T) {
 	help := helpText()
 	want := []string{"--log-global-size-max", "--exec", "journald", "-h, --help", "--help-all", "-0, --persist-dir"}
-	for _, o := range optionTable(new(config)) {
+	for _, o := range optionTable(new(Config)) {
 		want = append(want, "--"+o.long+" ")
 	}
 	for _, w := range want {
@@ -251,7 +251,7 @@ func TestHelpLayout(t *testing.T) {
 			t.Errorf("description not at column %d: %q", column, line)
 		}
 	}
-	if want := len(optionTable(new(config))) + 2; n != want {
+	if want := len(optionTable(new(Config))) + 2; n != want {
 		t.Errorf("%d option lines, want %d", n, want)
 	}
 	if !strings.Contains(helpText(), "\n  --no-container-partial-message     Do not") {
@@ -339,7 +339,7 @@ func TestParseMatchesConmon216(t *testing.T) {
 		if usesHeadOnly(tc.args) {
 			continue
 		}
-		cfg, _ := parseArgs(tc.args)
+		cfg, _ := Parse(tc.args)
 		out, rc := runConmon(t, "", append([]string{"--version"}, tc.args...)...)
 		if cfg.Help {
 			if !strings.HasPrefix(out, usage) || rc != 0 {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -79,12 +79,12 @@ func earlyCases(r runtimes) []earlyCase {
 func TestValidateEarly(t *testing.T) {
 	for _, tc := range earlyCases(makeRuntimes(t)) {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parseArgs(tc.args)
+			cfg, err := Parse(tc.args)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := ""
-			if err := validateEarly(cfg); err != nil {
+			if err := ValidateEarly(cfg); err != nil {
 				var ue *usageError
 				if !errors.As(err, &ue) {
 					t.Fatalf("error %v is %T, want *usageError", err, err)
@@ -92,7 +92,7 @@ func TestValidateEarly(t *testing.T) {
 				got = err.Error()
 			}
 			if got != tc.want {
-				t.Errorf("validateEarly(%q)\n got %q\nwant %q", tc.args, got, tc.want)
+				t.Errorf("ValidateEarly(%q)\n got %q\nwant %q", tc.args, got, tc.want)
 			}
 		})
 	}
@@ -114,9 +114,9 @@ func TestValidateEarlyDefaults(t *testing.T) {
 		{[]string{"-c", "ctr", "-e", "-r", r.ok, "--exec-process-spec", "s", "-l", "none"}, "", cwd + "/pidfile-ctr", false, false},
 	}
 	for _, tc := range cases {
-		cfg, err := parseArgs(tc.args)
+		cfg, err := Parse(tc.args)
 		if err == nil {
-			err = validateEarly(cfg)
+			err = ValidateEarly(cfg)
 		}
 		if err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
@@ -141,13 +141,13 @@ func TestValidateEarlyNoCwd(t *testing.T) {
 	if err := os.Remove(gone); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := parseArgs([]string{"-c", "x", "-u", "y", "-r", r.ok, "--exit-delay", "-1"})
+	cfg, err := Parse([]string{"-c", "x", "-u", "y", "-r", r.ok, "--exit-delay", "-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = validateEarly(cfg)
+	err = ValidateEarly(cfg)
 	if err == nil || err.Error() != "[conmon:e]: Failed to get working directory" {
-		t.Errorf("validateEarly in a removed directory: %v", err)
+		t.Errorf("ValidateEarly in a removed directory: %v", err)
 	}
 }
 
@@ -187,12 +187,12 @@ func TestValidateDrivers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parseArgs(tc.args)
+			cfg, err := Parse(tc.args)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := ""
-			if err := validateDrivers(cfg, tc.k8s, tc.journal); err != nil {
+			if err := ValidateDrivers(cfg, tc.k8s, tc.journal); err != nil {
 				got = err.Error()
 			}
 			if got != tc.want {
@@ -217,8 +217,8 @@ func TestNoPartialWarning(t *testing.T) {
 		{nil, false, ""},
 	}
 	for _, tc := range cases {
-		cfg, _ := parseArgs(tc.args)
-		if got := noPartialWarning(cfg, tc.journal); got != tc.want {
+		cfg, _ := Parse(tc.args)
+		if got := NoPartialWarning(cfg, tc.journal); got != tc.want {
 			t.Errorf("%q journald=%v: %q, want %q", tc.args, tc.journal, got, tc.want)
 		}
 	}
@@ -226,10 +226,10 @@ func TestNoPartialWarning(t *testing.T) {
 
 func TestUsageErrorParts(t *testing.T) {
 	var ue *usageError
-	if err := logErrorf("No such log level %s", "x"); !errors.As(err, &ue) || !ue.Logged() || ue.Detail() != "No such log level x" {
+	if err := logErrorf("No such log level %s", "x"); !errors.As(err, &ue) || err.Error() != "[conmon:e]: No such log level x" {
 		t.Errorf("logErrorf: %#v", err)
 	}
-	if err := plainErrorf("Container ID not provided. Use --cid"); !errors.As(err, &ue) || ue.Logged() || err.Error() != "conmon: Container ID not provided. Use --cid" {
+	if err := plainErrorf("Container ID not provided. Use --cid"); !errors.As(err, &ue) || err.Error() != "conmon: Container ID not provided. Use --cid" {
 		t.Errorf("plainErrorf: %#v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,23 +6,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/strerror"
+	"github.com/shim-project/shim/logs"
 )
 
 // Pre-fork validation (§1.3). The rows run in exactly the
 // interface's order and the first failure is the only one reported, because
-// engines match on the message of the first failing check. Rows o and p
-// (parsing each -l value, opening the k8s-file) need the logs package and
-// are run by the caller between validateEarly and validateDrivers.
-
-const (
-	// plainPrefix is used by conmon's bare fprintf(stderr) checks (rows a-c).
-	plainPrefix = "conmon: "
-	// errPrefix is conmon HEAD's nexit/pexit prefix (rows d onward).
-	errPrefix = "[conmon:e]: "
-	// warnPrefix is conmon HEAD's nwarn prefix (row t).
-	warnPrefix = "[conmon:w]: "
-)
+// engines match on the message of the first failing check. The caller runs
+// ValidateEarly, then LogOptions (row o) and logs.New with them (row p,
+// which opens the k8s-file), then ValidateDrivers.
 
 // usageError is a validation failure. Error() is the whole line conmon
 // prints on stderr (without the newline); the caller prints it and exits 1.
@@ -33,29 +26,23 @@ type usageError struct {
 
 func (e *usageError) Error() string { return e.prefix + e.msg }
 
-// Detail is the message without its prefix (what conmon also sends to
-// syslog for the rows that go through its logger).
-func (e *usageError) Detail() string { return e.msg }
-
-// Logged reports whether conmon emits this message through its logger
-// (nexit/pexit: also to syslog under --syslog) rather than a plain fprintf
-// that happens before the logger is configured (rows c1-c3).
-func (e *usageError) Logged() bool { return e.prefix == errPrefix }
-
+// plainErrorf is for conmon's bare fprintf(stderr) checks (rows c1-c3),
+// which run before its logger is set up.
 func plainErrorf(format string, args ...any) error {
-	return &usageError{prefix: plainPrefix, msg: fmt.Sprintf(format, args...)}
+	return &usageError{prefix: cabi.PlainPrefix, msg: fmt.Sprintf(format, args...)}
 }
 
+// logErrorf is for the checks conmon reports with nexit/pexit (rows d on).
 func logErrorf(format string, args ...any) error {
-	return &usageError{prefix: errPrefix, msg: fmt.Sprintf(format, args...)}
+	return &usageError{prefix: cabi.ErrorPrefix, msg: fmt.Sprintf(format, args...)}
 }
 
-// validateEarly runs rows c1-n of §1.3 and then fills the defaults that
+// ValidateEarly runs rows c1-n of §1.3 and then fills the defaults that
 // depend on the working directory: Cwd, Bundle (cwd unless --exec) and
 // ContainerPidfile (<cwd>/pidfile-<cid>). BundleSet and ContainerPidfileSet
 // keep meaning "given on the command line".
-func validateEarly(cfg *config) error {
-	checks := []func(*config) error{
+func ValidateEarly(cfg *Config) error {
+	checks := []func(*Config) error{
 		checkLogMaxFiles,  // c1, c2
 		checkCid,          // c3
 		checkLogLevel,     // d
@@ -76,7 +63,7 @@ func validateEarly(cfg *config) error {
 	return nil
 }
 
-func checkLogMaxFiles(cfg *config) error {
+func checkLogMaxFiles(cfg *Config) error {
 	if cfg.LogMaxFiles < 0 {
 		return plainErrorf("log-max-files must be non-negative, got %d", cfg.LogMaxFiles)
 	}
@@ -87,7 +74,7 @@ func checkLogMaxFiles(cfg *config) error {
 	return nil
 }
 
-func checkCid(cfg *config) error {
+func checkCid(cfg *Config) error {
 	if !cfg.CidSet { // -c "" is a given (empty) ID, as in C
 		return plainErrorf("Container ID not provided. Use --cid")
 	}
@@ -97,18 +84,17 @@ func checkCid(cfg *config) error {
 // checkLogLevel accepts conmon's level names case-insensitively. A given but
 // empty --log-level is an error in conmon ("No such log level " with a
 // trailing space); only an absent one means the default, warning.
-func checkLogLevel(cfg *config) error {
+func checkLogLevel(cfg *Config) error {
 	if !cfg.LogLevelSet {
 		return nil
 	}
-	switch strings.ToLower(cfg.LogLevel) {
-	case "error", "fatal", "panic", "warn", "warning", "info", "debug", "trace":
+	if _, ok := cabi.ParseLevel(cfg.LogLevel); ok {
 		return nil
 	}
 	return logErrorf("No such log level %s", cfg.LogLevel)
 }
 
-func checkExecCombos(cfg *config) error {
+func checkExecCombos(cfg *Config) error {
 	switch {
 	case cfg.RestoreSet && cfg.Exec:
 		return logErrorf("Cannot use 'exec' and 'restore' at the same time")
@@ -122,7 +108,7 @@ func checkExecCombos(cfg *config) error {
 
 // checkCuuid: the legacy exec API (CRI-O's ExecSync: -e without
 // --api-version) runs without an attach socket and so without a UUID.
-func checkCuuid(cfg *config) error {
+func checkCuuid(cfg *Config) error {
 	if !cfg.CuuidSet && (!cfg.Exec || cfg.APIVersion) {
 		return logErrorf("Container UUID not provided. Use --cuuid")
 	}
@@ -132,7 +118,7 @@ func checkCuuid(cfg *config) error {
 // checkRuntime mirrors conmon's access(runtime, X_OK): no PATH search, and a
 // directory passes (it has search permission); the failure only shows once
 // the daemon tries to execute it.
-func checkRuntime(cfg *config) error {
+func checkRuntime(cfg *Config) error {
 	if !cfg.RuntimeSet {
 		return logErrorf("Runtime path not provided. Use --runtime")
 	}
@@ -142,7 +128,7 @@ func checkRuntime(cfg *config) error {
 	return nil
 }
 
-func checkExecSpec(cfg *config) error {
+func checkExecSpec(cfg *Config) error {
 	if cfg.Exec && !cfg.ExecSpecSet {
 		return logErrorf("Exec process spec path not provided. Use --exec-process-spec")
 	}
@@ -152,7 +138,7 @@ func checkExecSpec(cfg *config) error {
 // checkCwd uses getcwd(2) with a PATH_MAX buffer like conmon, not os.Getwd,
 // which may answer from $PWD. It fails when the directory was removed or
 // its path is longer than PATH_MAX.
-func checkCwd(cfg *config) error {
+func checkCwd(cfg *Config) error {
 	cwd, err := unix.Getwd()
 	if err != nil {
 		return logErrorf("Failed to get working directory")
@@ -161,14 +147,14 @@ func checkCwd(cfg *config) error {
 	return nil
 }
 
-func checkExitDelay(cfg *config) error {
+func checkExitDelay(cfg *Config) error {
 	if cfg.ExitDelay < 0 {
 		return logErrorf("Delay before invoking exit command must be greater than or equal to 0")
 	}
 	return nil
 }
 
-func checkLogPathGiven(cfg *config) error {
+func checkLogPathGiven(cfg *Config) error {
 	if len(cfg.LogPaths) == 0 {
 		return logErrorf("Log driver not provided. Use --log-path")
 	}
@@ -178,7 +164,7 @@ func checkLogPathGiven(cfg *config) error {
 // fillCwdDefaults applies §1.2/§6.1 defaults. An exec session keeps an unset
 // bundle, as in conmon: for exec, a bundle given by the engine is what asks
 // for an attach socket, and the legacy exec API needs none.
-func fillCwdDefaults(cfg *config) {
+func fillCwdDefaults(cfg *Config) {
 	if !cfg.BundleSet && !cfg.Exec {
 		cfg.Bundle = cfg.Cwd
 	}
@@ -187,10 +173,30 @@ func fillCwdDefaults(cfg *config) {
 	}
 }
 
-// validateDrivers runs rows q, r and s, given which drivers the -l values
+// LogOptions runs row o, parsing every -l value, and returns the log
+// writer's settings for row p.
+func LogOptions(cfg *Config) (logs.Options, error) {
+	var specs []logs.Spec
+	for _, v := range cfg.LogPaths {
+		sp, err := logs.ParseSpec(v)
+		if err != nil {
+			return logs.Options{}, logErrorf("%v", err)
+		}
+		specs = append(specs, sp)
+	}
+	return logs.Options{
+		Specs: specs, ContainerID: cfg.Cid, Name: cfg.Name, NameSet: cfg.NameSet,
+		Tag: cfg.LogTag, TagSet: cfg.LogTagSet, Labels: cfg.LogLabels,
+		SizeMax: cfg.LogSizeMax, GlobalSizeMax: cfg.LogGlobalSizeMax,
+		Rotate: cfg.LogRotate, MaxFiles: int(cfg.LogMaxFiles), AllowlistDirs: cfg.LogAllowlistDirs,
+		NoPartialMessage: cfg.NoContainerPartial,
+	}, nil
+}
+
+// ValidateDrivers runs rows q, r and s, given which drivers the -l values
 // named (after row p opened the k8s-file, so a failure here leaves the file
 // created, as conmon does).
-func validateDrivers(cfg *config, hasK8sFile, hasJournald bool) error {
+func ValidateDrivers(cfg *Config, hasK8sFile, hasJournald bool) error {
 	if hasK8sFile && !hasJournald {
 		if cfg.LogTagSet { // even --log-tag "" counts
 			return logErrorf("k8s-file doesn't support --log-tag")
@@ -230,21 +236,18 @@ func checkLabel(label string) error {
 	return nil
 }
 
-// noPartialWarning is row t: the whole warning line to print on stderr, or
+// NoPartialWarning is row t: the whole warning line to print on stderr, or
 // "". conmon emits it with nwarn, so it shows at the default level (warning)
 // and above but not under --log-level error/fatal/panic; it is never fatal.
-func noPartialWarning(cfg *config, hasJournald bool) string {
+func NoPartialWarning(cfg *Config, hasJournald bool) string {
 	if cfg.NoContainerPartial && !hasJournald && !errorLevelOnly(cfg.LogLevel) {
-		return warnPrefix + "--no-container-partial-message has no effect without journald log driver"
+		return cabi.WarnPrefix + "--no-container-partial-message has no effect without journald log driver"
 	}
 	return ""
 }
 
 // errorLevelOnly reports whether --log-level silences warnings.
 func errorLevelOnly(level string) bool {
-	switch strings.ToLower(level) {
-	case "error", "fatal", "panic":
-		return true
-	}
-	return false
+	l, ok := cabi.ParseLevel(level)
+	return ok && l == cabi.LevelError
 }

@@ -1,8 +1,11 @@
-package main
+package cli
 
 import (
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 // conmon parses its command line with GLib's GOption, and engines depend on
@@ -43,7 +46,7 @@ type option struct {
 // optionTable lists every option conmon HEAD accepts plus 2.1.6's seccomp
 // options, in HEAD's declaration order (which is also --help's order), bound
 // to the fields of c. Aliases share storage by pointing at the same field.
-func optionTable(c *config) []option {
+func optionTable(c *Config) []option {
 	return []option{
 		{long: "api-version", kind: argFlag, flag: &c.APIVersion, desc: "Conmon API version to use"},
 		{long: "bundle", short: 'b', kind: argString, str: &c.Bundle, set: &c.BundleSet, desc: "Location of the OCI Bundle path"},
@@ -98,10 +101,10 @@ func optionTable(c *config) []option {
 	}
 }
 
-// newConfig returns a config holding conmon's defaults (§1.2). Defaults that
-// depend on the working directory are filled in by validateEarly.
-func newConfig() *config {
-	return &config{
+// newConfig returns a Config holding conmon's defaults (§1.2). Defaults that
+// depend on the working directory are filled in by ValidateEarly.
+func newConfig() *Config {
+	return &Config{
 		LogSizeMax:       -1,
 		LogGlobalSizeMax: -1,
 		LogMaxFiles:      1,
@@ -111,7 +114,7 @@ func newConfig() *config {
 }
 
 // optionError is a GOption parse failure; Error() is GLib's detail text,
-// e.g. "Unknown option --bogus". parseErrorText adds conmon's wording.
+// e.g. "Unknown option --bogus". ParseErrorText adds conmon's wording.
 type optionError struct{ detail string }
 
 func (e *optionError) Error() string { return e.detail }
@@ -120,24 +123,24 @@ func optErrorf(format string, args ...any) error {
 	return &optionError{detail: fmt.Sprintf(format, args...)}
 }
 
-// parseErrorText is the line conmon prints (HEAD: on stderr, then exit 1)
+// ParseErrorText is the line conmon prints (HEAD: on stderr, then exit 1)
 // when option parsing fails.
-func parseErrorText(err error) string {
-	return "conmon: option parsing failed: " + err.Error()
+func ParseErrorText(err error) string {
+	return cabi.PlainPrefix + "option parsing failed: " + err.Error()
 }
 
 // parser walks the words of one command line.
 type parser struct {
-	cfg  *config
+	cfg  *Config
 	opts []option
 	args []string
 }
 
-// parseArgs parses args (os.Args[1:]) with GOption semantics. When a help
+// Parse parses args (os.Args[1:]) with GOption semantics. When a help
 // option is met, parsing stops at once and cfg.Help is set: GLib prints the
 // help and exits 0 right there, so later words are never looked at, while
 // errors in earlier words are still reported.
-func parseArgs(args []string) (*config, error) {
+func Parse(args []string) (*Config, error) {
 	cfg := newConfig()
 	p := &parser{cfg: cfg, opts: optionTable(cfg), args: args}
 	for i := 0; i < len(args); i++ {
@@ -279,74 +282,12 @@ func (o *option) apply(value, optName string) error {
 // without digits or any trailing byte is unparsable; overflow is reported
 // after the whole word proved to be a number, as GLib checks in that order.
 func parseCInt(word, optName string, bits int) (int64, error) {
-	mag, neg, ok, overflow := scanCInt(word)
-	if !ok {
+	v, end, errno := cabi.Strtol(word, 0)
+	if end == 0 || end != len(word) {
 		return 0, optErrorf("Cannot parse integer value \u201c%s\u201d for %s", word, optName)
 	}
-	limit := uint64(1)<<(bits-1) - 1 // largest positive value
-	if neg {
-		limit++ // two's complement: one more on the negative side
-	}
-	if overflow || mag > limit {
+	if errno != 0 || (bits == 32 && (v < math.MinInt32 || v > math.MaxInt32)) {
 		return 0, optErrorf("Integer value \u201c%s\u201d for %s out of range", word, optName)
 	}
-	if neg {
-		return int64(-mag), nil // -(1<<63) wraps to itself, which is right
-	}
-	return int64(mag), nil
-}
-
-// scanCInt is strtoull-style scanning with base 0: it returns the magnitude,
-// the sign, whether the whole word was consumed as a number, and whether the
-// magnitude overflowed 64 bits.
-func scanCInt(s string) (mag uint64, neg, ok, overflow bool) {
-	i := 0
-	for i < len(s) && isCSpace(s[i]) {
-		i++
-	}
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	base := uint64(10)
-	if i < len(s) && s[i] == '0' {
-		base = 8
-		// "0x" counts as a hex prefix only when a hex digit follows;
-		// otherwise strtol converts the "0" and stops at the 'x'.
-		if i+2 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') && digitValue(s[i+2]) < 16 {
-			base = 16
-			i += 2
-		}
-	}
-	start := i
-	for ; i < len(s); i++ {
-		d := digitValue(s[i])
-		if d >= base {
-			break
-		}
-		if mag > (^uint64(0)-d)/base {
-			overflow = true
-		}
-		mag = mag*base + d
-	}
-	ok = i > start && i == len(s)
-	return mag, neg, ok, overflow
-}
-
-// isCSpace is isspace() in the C locale (and g_ascii_isspace).
-func isCSpace(c byte) bool {
-	return c == ' ' || (c >= '\t' && c <= '\r')
-}
-
-// digitValue returns the value of c as a digit in any base up to 16, or 99.
-func digitValue(c byte) uint64 {
-	switch {
-	case c >= '0' && c <= '9':
-		return uint64(c - '0')
-	case c >= 'a' && c <= 'f':
-		return uint64(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return uint64(c-'A') + 10
-	}
-	return 99
+	return v, nil
 }

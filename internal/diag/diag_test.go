@@ -1,4 +1,4 @@
-package main
+package diag
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestDiagStderrPrefixesAndLevels(t *testing.T) {
 		{"debug", "[conmon:e]: e 1\n[conmon:w]: w 2\n[conmon:i]: i 3\n[conmon:d]: d 4\n"},
 		{"trace", "[conmon:e]: e 1\n[conmon:w]: w 2\n[conmon:i]: i 3\n[conmon:d]: d 4\n[conmon:d]: t 5\n"},
 	} {
-		d := newDiag(&config{LogLevel: tc.level, Cid: "c"})
+		d := New(Options{LogLevel: tc.level, Cid: "c"})
 		var buf bytes.Buffer
 		d.w = &buf
 		d.Errorf("e %d", 1)
@@ -44,18 +44,18 @@ func TestDiagSyslog(t *testing.T) {
 
 	cid := "0123456789abcdef0123456789abcdef"
 	for _, tc := range []struct {
-		cfg  config
+		cfg  Options
 		id   string
 		want []string
 	}{
-		{config{Cid: cid, LogLevel: "info", Syslog: true}, "0123456789abcdef0123",
+		{Options{Cid: cid, LogLevel: "info", Syslog: true}, "0123456789abcdef0123",
 			[]string{"<11>|<error>: e", "<14>|<nwarn>: w", "<14>|<ninfo>: i"}},
-		{config{Cid: "short", LogTag: "tagged", LogTagSet: true, LogLevel: "trace", Syslog: true}, "short: tagged",
+		{Options{Cid: "short", LogTag: "tagged", LogTagSet: true, LogLevel: "trace", Syslog: true}, "short: tagged",
 			[]string{"<11>|<error>: e", "<14>|<nwarn>: w", "<14>|<ninfo>: i", "<14>|<ndebug>: d", "<14>|<ntrace>: t"}},
-		{config{Cid: "abcdefghijklmnopq", LogTag: "tagged", LogTagSet: true, Syslog: true}, "abcdefghijklmnopq: t",
+		{Options{Cid: "abcdefghijklmnopq", LogTag: "tagged", LogTagSet: true, Syslog: true}, "abcdefghijklmnopq: t",
 			[]string{"<11>|<error>: e", "<14>|<nwarn>: w"}},
 	} {
-		d := newDiag(&tc.cfg)
+		d := New(tc.cfg)
 		d.w = &bytes.Buffer{}
 		d.Errorf("e")
 		d.Warnf("w")
@@ -96,10 +96,10 @@ func TestDiagSyslog(t *testing.T) {
 // record the socket sees is the one a --syslog diag sends afterwards.
 func TestDiagNoSyslogByDefault(t *testing.T) {
 	l := fakeSyslog(t)
-	quiet := newDiag(&config{Cid: "c"})
+	quiet := New(Options{Cid: "c"})
 	quiet.w = &bytes.Buffer{}
 	quiet.Errorf("not for syslog")
-	loud := newDiag(&config{Cid: "c", Syslog: true})
+	loud := New(Options{Cid: "c", Syslog: true})
 	loud.w = &bytes.Buffer{}
 	loud.Errorf("marker")
 	buf := make([]byte, 4096)

@@ -1,10 +1,14 @@
-package main
+// Package cli is shim's command line as conmon has it: the option table and
+// its GLib-style parser, --help and --version, and the pre-fork validation
+// with conmon's exact messages (§1, §2). It decides nothing about running a
+// container; cmd/shim acts on the Config it returns.
+package cli
 
-// config is the parsed command line (§1.2). Field names follow the
+// Config is the parsed command line (§1.2). Field names follow the
 // long option names. Integer options keep the C types conmon uses: int32 for
 // I options, int64 for L options. "Set" booleans record presence where the
 // interface (docs/interface.md) distinguishes an empty value from a missing one.
-type config struct {
+type Config struct {
 	APIVersion bool // --api-version (any presence)
 
 	Bundle    string // -b, --bundle
@@ -76,7 +80,7 @@ type config struct {
 	Help           bool   // -h, --help, --help-all
 
 	// Cwd is the working directory at startup (getcwd, §1.3 row l), filled
-	// by validateEarly; the defaults of Bundle and ContainerPidfile derive
+	// by ValidateEarly; the defaults of Bundle and ContainerPidfile derive
 	// from it, which is why BundleSet/ContainerPidfileSet stay false then.
 	Cwd string
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // --log-global-size-max), so it names the conmon release whose interface we
 // implement. commit is meant to be set at build time:
 //
-//	go build -ldflags "-X main.commit=$(git rev-parse HEAD)" ./cmd/shim
+//	go build -ldflags "-X github.com/shim-project/shim/cli.commit=$(git rev-parse HEAD)" ./cmd/shim
 var (
 	version = "2.1.6"
 	commit  = ""
@@ -27,11 +27,13 @@ func versionText() string {
 	return "conmon version " + version + "\ncommit: " + c + "\n"
 }
 
-func printVersion(w io.Writer) {
+// WriteVersion writes the --version text to w.
+func WriteVersion(w io.Writer) {
 	io.WriteString(w, versionText())
 }
 
-func printHelp(w io.Writer) {
+// WriteHelp writes the --help text to w.
+func WriteHelp(w io.Writer) {
 	io.WriteString(w, helpText())
 }
 
@@ -42,7 +44,7 @@ func printHelp(w io.Writer) {
 // and --help-all, because §2 and §15 ask for every option name and an
 // extra line harms no caller.
 func helpText() string {
-	opts := optionTable(new(config))
+	opts := optionTable(new(Config))
 	width := helpColumn(opts)
 	var b strings.Builder
 	b.WriteString("Usage:\n  conmon [OPTION\u2026] - conmon utility\n\n")
