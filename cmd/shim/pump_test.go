@@ -173,3 +173,51 @@ func TestPumpNoAllocPerChunk(t *testing.T) {
 	w.Close()
 	<-p.done
 }
+
+// BenchmarkPumpThroughput: bytes per second through one pipe, the writer
+// never pausing (sink excluded); cio's BenchmarkPollerThroughput has the
+// same shape.
+func BenchmarkPumpThroughput(b *testing.B) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var got int64
+	p := startPump(r, logs.Stdout, false, func(_ logs.Stream, c []byte) { got += int64(len(c)) })
+	block := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	b.SetBytes(int64(len(block)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := w.Write(block); err != nil {
+			b.Fatal(err)
+		}
+	}
+	w.Close()
+	<-p.done
+	if got != int64(b.N*len(block)) {
+		b.Fatalf("read %d bytes, want %d", got, b.N*len(block))
+	}
+}
+
+// BenchmarkPumpLine: one short line written and handed to the sink, the
+// pump waiting in between (cio's BenchmarkPollerLine).
+func BenchmarkPumpLine(b *testing.B) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	got := make(chan struct{}, 1)
+	p := startPump(r, logs.Stdout, false, func(logs.Stream, []byte) { got <- struct{}{} })
+	line := []byte("a line of output\n")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := w.Write(line); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+	w.Close()
+	<-p.done
+}
