@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/cio"
 	"github.com/shim-project/shim/exitcode"
 	"github.com/shim-project/shim/oci"
 	"github.com/shim-project/shim/oom"
@@ -121,12 +122,13 @@ func (m *mon) stopIO(res result) {
 		m.closeLogs()
 		return
 	}
-	for _, p := range m.io.pumps {
+	if o := m.io.output; o != nil {
 		if res.timedOut {
-			p.halt()
-			continue
+			o.Halt()
+		} else {
+			o.Drain(cio.DrainLimit)
 		}
-		p.drain(m.sink)
+		_ = o.Close()
 	}
 	m.closeLogs()
 	if m.fifos != nil {

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/cio"
+	"github.com/shim-project/shim/logs"
 )
 
 // stdio is the container's side of the I/O plumbing (§6.3):
@@ -29,7 +31,7 @@ type stdio struct {
 	console   *attach.ConsoleSocket
 	term      *attach.Terminal
 	null      *os.File
-	pumps     []*pump
+	output    *cio.Poller // reads out and errp; nil until the container runs
 	stdinOnce sync.Once
 }
 
@@ -133,4 +135,32 @@ func (s *stdio) closeStdin() {
 			s.stdin.Close()
 		}
 	})
+}
+
+// startOutput reads the container's stdout and stderr (or its pty master)
+// from one poller, so that the sink gets them in the order they were
+// written.
+func (s *stdio) startOutput(sink func(logs.Stream, []byte)) error {
+	if s.out == nil && s.errp == nil {
+		return nil // passthrough: the container has our own fds
+	}
+	p, err := cio.NewPoller(sink)
+	if err != nil {
+		return err
+	}
+	if s.out != nil {
+		if err := p.Add(s.out, logs.Stdout, s.console != nil); err != nil {
+			p.Close()
+			return err
+		}
+	}
+	if s.errp != nil {
+		if err := p.Add(s.errp, logs.Stderr, false); err != nil {
+			p.Close()
+			return err
+		}
+	}
+	p.Start()
+	s.output = p
+	return nil
 }

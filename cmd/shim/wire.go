@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/cio"
 	"github.com/shim-project/shim/logs"
 )
 
@@ -52,11 +53,8 @@ func (m *mon) startPumps() {
 			m.fifos.ServeWinsz(m.stats.CountResizes(t.Resize))
 		}
 	}
-	if m.io.out != nil {
-		m.io.pumps = append(m.io.pumps, startPump(m.io.out, logs.Stdout, m.io.console != nil, m.sink))
-	}
-	if m.io.errp != nil {
-		m.io.pumps = append(m.io.pumps, startPump(m.io.errp, logs.Stderr, false, m.sink))
+	if err := m.io.startOutput(m.sink); err != nil {
+		m.lg.Errorf("%v", err)
 	}
 }
 
@@ -87,7 +85,7 @@ func (m *mon) sink(stream logs.Stream, p []byte) {
 		}
 		m.srv.Broadcast(id, p)
 	}
-	m.fullRead[i] = len(p) == readSize
+	m.fullRead[i] = len(p) == cio.ReadSize
 	m.outMu.Unlock()
 }
 
