@@ -20,6 +20,13 @@ import (
 // its pty master) from one goroutine, in the order the kernel reports them
 // ready, and hands every read to the sink.
 //
+// The fds one poll reports ready are read back to back, each once, and only
+// then are the chunks handed to the sink, in the same order. Were each chunk
+// handed over before the next fd is read, everything the container wrote
+// to stderr while the sink wrote the stdout chunk to the logs would come
+// out before the stdout lines written just before it (the sink takes the
+// timestamp).
+//
 // One goroutine per stream would lose that order: when both become readable
 // together, Go's scheduler runs the goroutine readied last first, so stderr
 // written after stdout was logged first with the earlier timestamp.
@@ -42,7 +49,6 @@ type Poller struct {
 	srcs   []source
 	live   int // sources still registered
 	events []unix.EpollEvent
-	buf    []byte    // one read; the exit-time drain reuses it
 	retry  time.Time // when parked ptys are looked at again; zero if none
 	parks  int       // how often a pty was parked (tests: no busy loop)
 
@@ -60,6 +66,8 @@ type source struct {
 	raw    bool // the fd is non-blocking: reads go out as raw syscalls
 	state  uint8
 	ev     unix.EpollEvent // the registration, kept so re-arming allocates nothing
+	buf    []byte          // one read; the exit-time drain reuses it
+	n      int             // bytes in buf not yet handed to the sink
 }
 
 const (
@@ -104,7 +112,7 @@ func NewPoller(sink func(logs.Stream, []byte)) (*Poller, error) {
 		ep.Close()
 		return nil, fmt.Errorf("epoll fd %d: %w", epfd, err)
 	}
-	p := &Poller{sink: sink, ep: ep, epfd: epfd, rc: rc, buf: make([]byte, ReadSize), done: make(chan struct{})}
+	p := &Poller{sink: sink, ep: ep, epfd: epfd, rc: rc, done: make(chan struct{})}
 	p.wait = p.step
 	return p, nil
 }
@@ -123,7 +131,7 @@ func (p *Poller) Add(f *os.File, stream logs.Stream, tty bool) error {
 	if err != nil {
 		return fmt.Errorf("output fd %s: %w", f.Name(), err)
 	}
-	s := source{f: f, stream: stream, tty: tty}
+	s := source{f: f, stream: stream, tty: tty, buf: make([]byte, ReadSize)}
 	_ = rc.Control(func(fd uintptr) {
 		s.fd = int(fd)
 		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
@@ -165,8 +173,8 @@ func (p *Poller) run() {
 
 // step is rc.Read's callback: it serves every ready fd, one read each in
 // the kernel's order, until none is ready (false: wait in the netpoller) or
-// the poller stops (true). Halt is seen after every chunk, so a writer that
-// never lets the pipe run empty cannot hold it.
+// the poller stops (true). Halt is seen after every batch (a chunk per fd),
+// so a writer that never lets the pipe run empty cannot hold it.
 func (p *Poller) step(uintptr) bool {
 	for {
 		if p.stopped.Load() || p.live == 0 {
@@ -179,11 +187,20 @@ func (p *Poller) step(uintptr) bool {
 		if n == 0 {
 			return false
 		}
-		for _, ev := range p.events[:n] {
-			p.serve(&p.srcs[ev.Fd], false)
-			if p.stopped.Load() {
-				return true // Drain re-arms what this batch leaves unserved
-			}
+		p.batch(p.events[:n], false)
+	}
+}
+
+// batch serves what one poll reported: one read from each fd, back to back,
+// each re-armed at once, then the chunks to the sink in the same order.
+func (p *Poller) batch(evs []unix.EpollEvent, draining bool) {
+	for _, ev := range evs {
+		p.fill(&p.srcs[ev.Fd], draining)
+	}
+	for _, ev := range evs {
+		if s := &p.srcs[ev.Fd]; s.n > 0 {
+			p.sink(s.stream, s.buf[:s.n])
+			s.n = 0
 		}
 	}
 }
@@ -204,10 +221,10 @@ func (p *Poller) poll() int {
 	}
 }
 
-// serve does one read from s and hands it to the sink. draining: an EIO on
-// a pty ends it (nobody will open a slave any more).
-func (p *Poller) serve(s *source, draining bool) {
-	n, e := s.read(p.buf)
+// fill does one read from s into s.buf and re-arms s. draining: an EIO on a
+// pty ends it (nobody will open a slave any more).
+func (p *Poller) fill(s *source, draining bool) {
+	n, e := s.read(s.buf)
 	switch {
 	case e == unix.EAGAIN:
 		p.arm(s)
@@ -221,10 +238,10 @@ func (p *Poller) serve(s *source, draining bool) {
 	case e != 0 || n == 0:
 		p.remove(s) // EOF or a read error
 	default:
-		// Re-arm before the sink runs: output written meanwhile on
-		// another fd then queues behind this one only if it came later.
+		// Re-armed at once: output written from now on on another fd
+		// queues behind this one only if it came later.
 		p.arm(s)
-		p.sink(s.stream, p.buf[:n])
+		s.n = n
 	}
 }
 
@@ -297,7 +314,7 @@ func (p *Poller) Drain(limit time.Duration) {
 		return
 	}
 	deadline := time.Now().Add(limit)
-	// A batch cut short by Halt left fds disarmed, and a pty may be parked.
+	// A pty may be parked; re-arming an armed fd keeps its place.
 	for i := range p.srcs {
 		if p.srcs[i].state != gone {
 			p.arm(&p.srcs[i])
@@ -308,11 +325,9 @@ func (p *Poller) Drain(limit time.Duration) {
 		if n <= 0 {
 			return
 		}
-		for _, ev := range p.events[:n] {
-			p.serve(&p.srcs[ev.Fd], true)
-			if !time.Now().Before(deadline) {
-				return
-			}
+		p.batch(p.events[:n], true)
+		if !time.Now().Before(deadline) {
+			return
 		}
 	}
 }
