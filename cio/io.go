@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/shim-project/shim/attach"
-	"github.com/shim-project/shim/cio/stream"
 	"github.com/shim-project/shim/logs"
 )
 
 // Logger takes the monitor's diagnostics (§12.3).
 type Logger interface {
+	Errorf(format string, args ...any)
 	Warnf(format string, args ...any)
 	Infof(format string, args ...any)
 	Debugf(format string, args ...any)
@@ -59,7 +59,6 @@ type IO struct {
 	sink  *sink
 	srv   *attach.Server
 	fifos *attach.FIFOs
-	pumps []*pump
 }
 
 // New prepares the I/O; nothing is opened until Open.
@@ -142,25 +141,23 @@ func (c *IO) StartOutput() {
 			c.fifos.ServeWinsz(resize)
 		}
 	}
-	if s.out != nil {
-		c.pumps = append(c.pumps, startPump(s.out, stream.Stdout, s.console != nil, c.sink.write))
-	}
-	if s.errp != nil {
-		c.pumps = append(c.pumps, startPump(s.errp, stream.Stderr, false, c.sink.write))
+	if err := s.startOutput(c.sink.write); err != nil {
+		c.o.Log.Errorf("%v", err)
 	}
 }
 
 // StopOutput ends the reading: with drain, what the container left in its
-// pipes is read first (bounded, see drainLimit); without (a timeout), it
+// pipes is read first (bounded, DrainLimit); without (a timeout), it
 // stays there. Then the log drivers are flushed (and fsynced when sync) and
 // closed, and the FIFOs closed.
 func (c *IO) StopOutput(drain, sync bool) {
-	for _, p := range c.pumps {
+	if c.std != nil && c.std.output != nil {
 		if drain {
-			p.drain(c.sink.write)
+			c.std.output.Drain(DrainLimit)
 		} else {
-			p.halt()
+			c.std.output.Halt()
 		}
+		_ = c.std.output.Close()
 	}
 	c.sink.close(sync)
 	if c.fifos != nil {

@@ -15,6 +15,7 @@ import (
 
 type nopLog struct{}
 
+func (nopLog) Errorf(string, ...any) {}
 func (nopLog) Warnf(string, ...any)  {}
 func (nopLog) Infof(string, ...any)  {}
 func (nopLog) Debugf(string, ...any) {}

@@ -41,7 +41,7 @@ func (k *sink) write(st stream.Stream, p []byte) {
 		}
 		k.srv.Broadcast(st, p)
 	}
-	k.fullRead[i] = len(p) == readSize
+	k.fullRead[i] = len(p) == ReadSize
 	k.mu.Unlock()
 }
 

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/attach"
+	"github.com/shim-project/shim/cio/stream"
 )
 
 // stdio is the container's side of the I/O plumbing (§6.3):
@@ -29,7 +30,7 @@ type stdio struct {
 	console   *attach.ConsoleSocket
 	term      *attach.Terminal
 	null      *os.File
-	pumps     []*pump
+	output    *Poller // reads out and errp; nil until the container runs
 	stdinOnce sync.Once
 }
 
@@ -133,4 +134,32 @@ func (s *stdio) closeStdin() {
 			s.stdin.Close()
 		}
 	})
+}
+
+// startOutput reads the container's stdout and stderr (or its pty master)
+// from one poller, so that the sink gets them in the order they were
+// written.
+func (s *stdio) startOutput(sink func(stream.Stream, []byte)) error {
+	if s.out == nil && s.errp == nil {
+		return nil // passthrough: the container has our own fds
+	}
+	p, err := NewPoller(sink)
+	if err != nil {
+		return err
+	}
+	if s.out != nil {
+		if err := p.Add(s.out, stream.Stdout, s.console != nil); err != nil {
+			p.Close()
+			return err
+		}
+	}
+	if s.errp != nil {
+		if err := p.Add(s.errp, stream.Stderr, false); err != nil {
+			p.Close()
+			return err
+		}
+	}
+	p.Start()
+	s.output = p
+	return nil
 }

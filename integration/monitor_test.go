@@ -40,6 +40,9 @@ type monOpts struct {
 	// the buffers (passthrough hands them to the container, which would keep
 	// a buffer's pipe, and so cmd.Wait, open).
 	Stdout, Stderr *os.File
+	// Bin, when set, is the monitor binary instead of $SHIM_BIN (to compare
+	// with conmon in the same run).
+	Bin string
 }
 
 type monRun struct {
@@ -50,6 +53,7 @@ type monRun struct {
 	RuncRoot string
 	LogPath  string
 
+	bin      string // the monitor binary
 	cmd      *exec.Cmd
 	waitCh   chan error
 	sync     *os.File // our end of _OCI_SYNCPIPE
@@ -116,6 +120,10 @@ func startMon(t *testing.T, o monOpts) *monRun {
 		Bundle:   filepath.Join(base, "bundle"),
 		ExitDir:  filepath.Join(base, "exits"),
 		RuncRoot: filepath.Join(base, "runc"),
+		bin:      shimBin,
+	}
+	if o.Bin != "" {
+		r.bin = o.Bin
 	}
 	r.LogPath = filepath.Join(r.Bundle, "ctr.log")
 	for _, d := range []string{r.Bundle, r.ExitDir, r.RuncRoot} {
@@ -160,11 +168,11 @@ func startMon(t *testing.T, o monOpts) *monRun {
 	args = append(args, o.Extra...)
 
 	if o.Umask != "" {
-		r.cmd = exec.Command("/bin/sh", append([]string{"-c", "umask " + o.Umask + ` && exec "$0" "$@"`, shimBin}, args...)...)
+		r.cmd = exec.Command("/bin/sh", append([]string{"-c", "umask " + o.Umask + ` && exec "$0" "$@"`, r.bin}, args...)...)
 	} else if len(o.Wrap) > 0 {
-		r.cmd = exec.Command(o.Wrap[0], append(append(o.Wrap[1:len(o.Wrap):len(o.Wrap)], shimBin), args...)...)
+		r.cmd = exec.Command(o.Wrap[0], append(append(o.Wrap[1:len(o.Wrap):len(o.Wrap)], r.bin), args...)...)
 	} else {
-		r.cmd = exec.Command(shimBin, args...)
+		r.cmd = exec.Command(r.bin, args...)
 	}
 	r.cmd.Dir = r.Bundle
 	r.cmd.Env = append(os.Environ(),
@@ -326,7 +334,7 @@ func (r *monRun) cleanup() {
 		exec.Command(runcBin, "--root", r.RuncRoot, "delete", "-f", r.ID).Run()
 	}
 	// The daemon is a process this test started; make sure it does not outlive it.
-	if r.Daemon > 0 && alive(r.Daemon) && sameFile(exeOf(r.Daemon), shimBin) {
+	if r.Daemon > 0 && alive(r.Daemon) && sameFile(exeOf(r.Daemon), r.bin) {
 		syscall.Kill(r.Daemon, syscall.SIGKILL)
 	}
 	if r.sync != nil {

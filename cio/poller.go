@@ -1,0 +1,344 @@
+// Package cio owns the container's I/O. Today it holds the Poller, which
+// reads the container's output fds.
+package cio
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/cio/stream"
+)
+
+// Poller reads a set of output fds (the container's stdout and stderr, or
+// its pty master) from one goroutine, in the order the kernel reports them
+// ready, and hands every read to the sink.
+//
+// The fds one poll reports ready are read back to back, each once, and only
+// then are the chunks handed to the sink, in the same order. Were each chunk
+// handed over before the next fd is read, everything the container wrote
+// to stderr while the sink wrote the stdout chunk to the logs would come
+// out before the stdout lines written just before it (the sink takes the
+// timestamp).
+//
+// One goroutine per stream would lose that order: when both become readable
+// together, Go's scheduler runs the goroutine readied last first, so stderr
+// written after stdout was logged first with the earlier timestamp.
+//
+// The fds sit in an inner epoll instance; its fd is non-blocking and under
+// Go's netpoller (an epoll fd is readable while its ready list is not
+// empty), so the goroutine waits without pinning an OS thread. Each fd is
+// registered EPOLLONESHOT and re-armed right after each read: re-arming
+// queues it at the tail of the ready list if data is left, and otherwise
+// the next write queues it when it happens. Level-triggered registration
+// would keep a served fd at its old place in the ready list, so a stream
+// read a moment ago would be served again before one that became ready
+// after it.
+type Poller struct {
+	sink   func(stream.Stream, []byte)
+	ep     *os.File // the inner epoll instance, under the netpoller
+	epfd   int      // its fd: ours alone, valid until Close
+	rc     syscall.RawConn
+	wait   func(uintptr) bool // p.step, made once: a method value per wait allocates
+	srcs   []source
+	live   int // sources still registered
+	events []unix.EpollEvent
+	retry  time.Time // when parked ptys are looked at again; zero if none
+	parks  int       // how often a pty was parked (tests: no busy loop)
+
+	started bool
+	stopped atomic.Bool
+	done    chan struct{}
+	closed  bool
+}
+
+type source struct {
+	f      *os.File // held so that fd stays open (and unfinalized) while we read it
+	fd     int
+	stream stream.Stream
+	tty    bool
+	raw    bool // the fd is non-blocking: reads go out as raw syscalls
+	state  uint8
+	ev     unix.EpollEvent // the registration, kept so re-arming allocates nothing
+	buf    []byte          // one read; the exit-time drain reuses it
+	n      int             // bytes in buf not yet handed to the sink
+}
+
+const (
+	armed  uint8 = iota // registered; re-armed after each read
+	parked              // a pty master without a slave: not armed until p.retry
+	gone                // EOF or a read error: deregistered
+)
+
+const (
+	armEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	// ptyRetry: a pty master reads EIO while no slave is open (not yet,
+	// or between openers); that is not the end, look again after this.
+	ptyRetry = 100 * time.Millisecond
+)
+
+// DrainLimit bounds the exit-time drain of all fds together (see Drain).
+const DrainLimit = time.Second
+
+// ErrStarted is returned by Add once the poller runs.
+var ErrStarted = errors.New("poller already started")
+
+// NewPoller creates a poller that hands every read to sink, on the
+// poller's goroutine, one call at a time.
+func NewPoller(sink func(stream.Stream, []byte)) (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("set epoll fd %d non-blocking: %w", epfd, err)
+	}
+	ep := os.NewFile(uintptr(epfd), "container output epoll")
+	// Only a pollable file takes deadlines: this checks that the netpoller
+	// watches it, so that waiting parks the goroutine, not a thread.
+	if err := ep.SetReadDeadline(time.Time{}); err != nil {
+		ep.Close()
+		return nil, fmt.Errorf("epoll fd %d under the netpoller: %w", epfd, err)
+	}
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		return nil, fmt.Errorf("epoll fd %d: %w", epfd, err)
+	}
+	p := &Poller{sink: sink, ep: ep, epfd: epfd, rc: rc, done: make(chan struct{})}
+	p.wait = p.step
+	return p, nil
+}
+
+// Add registers an output fd before Start. A pipe (!tty) is grown to
+// pipeSize where that costs nobody anything. f must stay open until the
+// poller is halted or drained.
+func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
+	if p.started {
+		return ErrStarted
+	}
+	if !tty {
+		growPipe(f)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("output fd %s: %w", f.Name(), err)
+	}
+	s := source{f: f, stream: stream, tty: tty, buf: make([]byte, ReadSize)}
+	_ = rc.Control(func(fd uintptr) {
+		s.fd = int(fd)
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		s.raw = err == nil && fl&unix.O_NONBLOCK != 0
+	})
+	s.ev = unix.EpollEvent{Events: armEvents, Fd: int32(len(p.srcs))}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, s.fd, &s.ev); err != nil {
+		return fmt.Errorf("poll output fd %s: %w", f.Name(), err)
+	}
+	p.srcs = append(p.srcs, s)
+	p.live++
+	return nil
+}
+
+// Start begins reading on a goroutine of its own. It ends once every fd
+// reached EOF, or at Halt or Drain.
+func (p *Poller) Start() {
+	p.started = true
+	p.events = make([]unix.EpollEvent, max(len(p.srcs), 1))
+	go p.run()
+}
+
+// Done is closed when the poller's goroutine has ended.
+func (p *Poller) Done() <-chan struct{} { return p.done }
+
+func (p *Poller) run() {
+	defer close(p.done)
+	for {
+		err := p.rc.Read(p.wait)
+		if p.stopped.Load() || p.live == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || p.retry.IsZero() {
+			return // halted, all at EOF, or epoll failed
+		}
+		// The deadline was the parked ptys' retry time. It changes only
+		// before step looks at stopped, so Halt's deadline cannot be lost.
+		p.unpark()
+		_ = p.ep.SetReadDeadline(time.Time{})
+	}
+}
+
+// step is rc.Read's callback: it serves every ready fd, one read each in
+// the kernel's order, until none is ready (false: wait in the netpoller) or
+// the poller stops (true). Halt is seen after every batch (a chunk per fd),
+// so a writer that never lets the pipe run empty cannot hold it.
+func (p *Poller) step(uintptr) bool {
+	for {
+		if p.stopped.Load() || p.live == 0 {
+			return true
+		}
+		n := p.poll()
+		if n < 0 {
+			return true
+		}
+		if n == 0 {
+			return false
+		}
+		p.batch(p.events[:n], false)
+	}
+}
+
+// batch serves what one poll reported: one read from each fd, back to back,
+// each re-armed at once, then the chunks to the sink in the same order.
+func (p *Poller) batch(evs []unix.EpollEvent, draining bool) {
+	for _, ev := range evs {
+		p.fill(&p.srcs[ev.Fd], draining)
+	}
+	for _, ev := range evs {
+		if s := &p.srcs[ev.Fd]; s.n > 0 {
+			p.sink(s.stream, s.buf[:s.n])
+			s.n = 0
+		}
+	}
+}
+
+// poll asks the epoll instance, without waiting, for the ready fds in the
+// order they became ready. It cannot block, so it is a raw syscall.
+func (p *Poller) poll() int {
+	for {
+		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+		switch e {
+		case 0:
+			return int(r)
+		case unix.EINTR:
+		default:
+			return -1
+		}
+	}
+}
+
+// fill does one read from s into s.buf and re-arms s. draining: an EIO on a
+// pty ends it (nobody will open a slave any more).
+func (p *Poller) fill(s *source, draining bool) {
+	n, e := s.read(s.buf)
+	switch {
+	case e == unix.EAGAIN:
+		p.arm(s)
+	case e == unix.EIO && s.tty && !draining:
+		s.state = parked
+		p.parks++
+		if p.retry.IsZero() {
+			p.retry = time.Now().Add(ptyRetry)
+			_ = p.ep.SetReadDeadline(p.retry)
+		}
+	case e != 0 || n == 0:
+		p.remove(s) // EOF or a read error
+	default:
+		// Re-armed at once: output written from now on on another fd
+		// queues behind this one only if it came later.
+		p.arm(s)
+		s.n = n
+	}
+}
+
+// read is one read. With s.raw the fd is non-blocking (pipes, the pty
+// master), so it cannot block and goes out as a raw syscall, without the
+// scheduler's bookkeeping; a blocking fd gets an ordinary read.
+func (s *source) read(buf []byte) (int, unix.Errno) {
+	for {
+		var r uintptr
+		var e unix.Errno
+		if s.raw {
+			r, _, e = unix.RawSyscall(unix.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		} else {
+			r, _, e = unix.Syscall(unix.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		}
+		if e != unix.EINTR {
+			return int(r), e
+		}
+	}
+}
+
+// arm re-enables s; a failure (the fd cannot vanish under us) ends it.
+func (p *Poller) arm(s *source) {
+	s.state = armed
+	if unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, s.fd, &s.ev) != nil {
+		p.remove(s)
+	}
+}
+
+func (p *Poller) remove(s *source) {
+	if s.state == gone {
+		return
+	}
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+	s.state = gone
+	p.live--
+}
+
+// unpark re-arms the ptys that read EIO; one without a slave still reports
+// a hang-up and parks again, once per ptyRetry.
+func (p *Poller) unpark() {
+	p.retry = time.Time{}
+	for i := range p.srcs {
+		if p.srcs[i].state == parked {
+			p.arm(&p.srcs[i])
+		}
+	}
+}
+
+// Halt stops reading and waits for the poller's goroutine; output still in
+// the pipes stays there. It may be called more than once.
+func (p *Poller) Halt() {
+	p.stopped.Store(true)
+	if !p.started {
+		return
+	}
+	_ = p.ep.SetReadDeadline(time.Unix(1, 0))
+	<-p.done
+	_ = p.ep.SetReadDeadline(time.Time{})
+}
+
+// Drain halts the poller, then reads whatever is left, in ready order,
+// without waiting for writers that are still alive (children of the
+// container may hold the pipes). Such a child may keep writing without
+// pause; the exit files must not wait for it (§11.1 "Latency"), hence limit,
+// for all fds together.
+func (p *Poller) Drain(limit time.Duration) {
+	p.Halt()
+	if p.closed || p.live == 0 || len(p.events) == 0 {
+		return
+	}
+	deadline := time.Now().Add(limit)
+	// A pty may be parked; re-arming an armed fd keeps its place.
+	for i := range p.srcs {
+		if p.srcs[i].state != gone {
+			p.arm(&p.srcs[i])
+		}
+	}
+	for p.live > 0 {
+		n := p.poll()
+		if n <= 0 {
+			return
+		}
+		p.batch(p.events[:n], true)
+		if !time.Now().Before(deadline) {
+			return
+		}
+	}
+}
+
+// Close halts the poller and releases its epoll fd; the output fds stay
+// open (they belong to the caller).
+func (p *Poller) Close() error {
+	p.Halt()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return p.ep.Close()
+}
