@@ -1,5 +1,3 @@
-// Package cio owns the container's I/O. Today it holds the Poller, which
-// reads the container's output fds.
 package cio
 
 import (
