@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // TestJournalWaitsForQueue: more entries than journald's receive queue
@@ -80,7 +82,7 @@ func TestJournalReconnects(t *testing.T) {
 // TestJournalNoFdLeak: sends, memfd sends and Close leave no fd behind.
 func TestJournalNoFdLeak(t *testing.T) {
 	s := newFakeJournal(t)
-	before := countFds(t)
+	before := testutil.OpenFds(t)
 	j, err := NewJournal(JournalOptions{Socket: s.path, ContainerID: testCID})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +105,7 @@ func TestJournalNoFdLeak(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if after := countFds(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("fds before %d, after %d", before, after)
 	}
 }

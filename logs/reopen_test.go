@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func exists(p string) bool {
@@ -287,20 +289,11 @@ func TestLogFileMode(t *testing.T) {
 	}
 }
 
-func countFds(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // TestNoFdLeak: opening, reopening (both modes, also failing ones) and
 // closing leave the process with the fds it had.
 func TestNoFdLeak(t *testing.T) {
 	dir := t.TempDir()
-	before := countFds(t)
+	before := testutil.OpenFds(t)
 	for _, rotate := range []bool{false, true} {
 		p := filepath.Join(dir, fmt.Sprintf("ctr-%v.log", rotate))
 		f, err := OpenK8sLog(p, FileOptions{Rotate: rotate, SizeMax: 60})
@@ -328,7 +321,7 @@ func TestNoFdLeak(t *testing.T) {
 	w.Write(Stdout, []byte("x\n"))
 	w.Reopen()
 	w.Close(true)
-	if after := countFds(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("fds before %d, after %d", before, after)
 	}
 }

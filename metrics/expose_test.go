@@ -14,6 +14,8 @@ import (
 	"github.com/shim-project/shim/attach"
 	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/oom"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // parse reads the exposition with Prometheus' own text parser.
@@ -175,7 +177,7 @@ func TestOffCostsNothing(t *testing.T) {
 	var c *Container
 	resize := func(rows, cols uint16) error { return nil }
 	dir := t.TempDir()
-	before := countFDs(t)
+	before := testutil.OpenFds(t)
 	allocs := testing.AllocsPerRun(100, func() {
 		c.Started(nil)
 		c.Exited(0)
@@ -187,7 +189,7 @@ func TestOffCostsNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("%v allocations per round of hooks on a nil Container", allocs)
 	}
-	if after := countFDs(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("%d fds open, %d before", after, before)
 	}
 	if ents, _ := filepathGlob(dir); len(ents) != 0 {
