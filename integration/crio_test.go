@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 type crioOpts struct {
@@ -242,7 +244,7 @@ func (c *crio) waitExit(want string) {
 	c.t.Helper()
 	path := filepath.Join(c.ExitDir, c.ID)
 	var b []byte
-	eventually(c.t, 30*time.Second, "exit file "+path, func() bool {
+	testutil.Eventually(c.t, 30*time.Second, "exit file "+path, func() bool {
 		var err error
 		b, err = os.ReadFile(path)
 		return err == nil

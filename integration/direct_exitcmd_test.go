@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // exitCmd is an --exit-command script on the host. It records its argv, then
@@ -47,7 +49,7 @@ exec /bin/busybox sh -c 'while [ ! -e "$0/go" ]; do sleep 0.05; done; exit $(cat
 func (e *exitCmd) pid(timeout time.Duration) int {
 	e.t.Helper()
 	p := filepath.Join(e.dir, "pid")
-	eventually(e.t, timeout, "the exit command to start ("+p+")", func() bool {
+	testutil.Eventually(e.t, timeout, "the exit command to start ("+p+")", func() bool {
 		_, err := os.Stat(p)
 		return err == nil
 	})

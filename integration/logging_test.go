@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // writeCtl sends one message to the monitor's ctl FIFO.
@@ -198,12 +200,12 @@ func TestLoggingDiskFull(t *testing.T) {
 	c := dialAttach(t, filepath.Join(r.Bundle, "attach")) // before the start, as podman does
 	r.startCtr()
 
-	eventually(t, 60*time.Second, "a warning about the full disk", func() bool {
+	testutil.Eventually(t, 60*time.Second, "a warning about the full disk", func() bool {
 		return syslog.has("no space left on device")
 	})
 	// While it is full the log falls behind what the attach client gets
 	// (an entry may still squeeze into the file's last page now and then).
-	eventually(t, 60*time.Second, "attach output well past the end of the log", func() bool {
+	testutil.Eventually(t, 60*time.Second, "attach output well past the end of the log", func() bool {
 		return lastNumber(c.stream(2)) > lastNumber(fileTail(log, 200))+1000
 	})
 	if n := syslog.count("write log"); n != 1 {
@@ -217,7 +219,7 @@ func TestLoggingDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	freed := lastNumber(c.stream(2))
-	eventually(t, 60*time.Second, "logging to resume after space was freed", func() bool {
+	testutil.Eventually(t, 60*time.Second, "logging to resume after space was freed", func() bool {
 		return lastNumber(fileTail(log, 200)) > freed
 	})
 	if out, code := r.runc("kill", r.ID, "KILL"); code != 0 {
@@ -335,7 +337,7 @@ func TestLoggingAllowlist(t *testing.T) {
 			if !tc.rotates {
 				noFile(t, tc.log+".1", "rotated outside the allowed directories")
 				logHolds(t, tc.log, "line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8", "line 9", "line 10")
-				eventually(t, 10*time.Second, "a warning about the refused rotation", func() bool {
+				testutil.Eventually(t, 10*time.Second, "a warning about the refused rotation", func() bool {
 					return syslog.has("not in an allowed directory")
 				})
 				if n := syslog.count("not in an allowed directory"); n != 1 {

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 type monOpts struct {
@@ -304,7 +306,7 @@ func (r *monRun) exitFile() string { return filepath.Join(r.ExitDir, r.ID) }
 func (r *monRun) waitExit(timeout time.Duration) string {
 	r.t.Helper()
 	var b []byte
-	eventually(r.t, timeout, "exit file "+r.exitFile(), func() bool {
+	testutil.Eventually(r.t, timeout, "exit file "+r.exitFile(), func() bool {
 		var err error
 		b, err = os.ReadFile(r.exitFile())
 		return err == nil
@@ -315,7 +317,7 @@ func (r *monRun) waitExit(timeout time.Duration) string {
 // waitLog waits until the log file contains s.
 func (r *monRun) waitLog(s string, timeout time.Duration) {
 	r.t.Helper()
-	eventually(r.t, timeout, fmt.Sprintf("%q in %s", s, r.LogPath), func() bool {
+	testutil.Eventually(r.t, timeout, fmt.Sprintf("%q in %s", s, r.LogPath), func() bool {
 		b, _ := os.ReadFile(r.LogPath)
 		return strings.Contains(string(b), s)
 	})
