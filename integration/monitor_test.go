@@ -77,36 +77,6 @@ func seqpacketPair(t *testing.T) (*os.File, *os.File) {
 	return os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
 }
 
-// writeConfig writes bundle/config.json from the `runc spec` template.
-func writeConfig(t *testing.T, bundle string, o monOpts) {
-	t.Helper()
-	var spec map[string]any
-	if err := json.Unmarshal(specJSON, &spec); err != nil {
-		t.Fatal(err)
-	}
-	proc := spec["process"].(map[string]any)
-	proc["args"] = o.Args
-	proc["terminal"] = false
-	spec["root"] = map[string]any{"path": rootfs, "readonly": true}
-	if o.NoPidNS {
-		linux := spec["linux"].(map[string]any)
-		var keep []any
-		for _, ns := range linux["namespaces"].([]any) {
-			if ns.(map[string]any)["type"] != "pid" {
-				keep = append(keep, ns)
-			}
-		}
-		linux["namespaces"] = keep
-	}
-	b, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // startMon creates the bundle, starts the monitor and writes the start byte.
 func startMon(t *testing.T, o monOpts) *monRun {
 	t.Helper()

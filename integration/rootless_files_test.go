@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/shim-project/shim/internal/testutil"
 )
 
@@ -23,11 +25,10 @@ func (u *rlUser) rlBundle(t *testing.T, bundle string, args ...string) {
 		t.Fatalf("runc spec --rootless: %v\n%s", err, out)
 	}
 	// The file stays the user's: patchConfig rewrites it in place.
-	patchConfig(t, bundle, func(spec map[string]any) {
-		proc := spec["process"].(map[string]any)
-		proc["args"] = args
-		proc["terminal"] = false
-		spec["root"] = map[string]any{"path": rootfs, "readonly": true}
+	patchConfig(t, bundle, func(s *specs.Spec) {
+		s.Process.Args = args
+		s.Process.Terminal = false
+		s.Root = &specs.Root{Path: rootfs, Readonly: true}
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestWithin(t *testing.T) {
@@ -72,5 +74,32 @@ func TestTmux(t *testing.T) {
 	}
 	if got := x.ExitStatus(); got != 4 {
 		t.Errorf("exit status %d, want 4", got)
+	}
+}
+
+// A spec survives EditSpec: fields not edited keep their values, the edit
+// lands.
+func TestEditSpec(t *testing.T) {
+	path := t.TempDir() + "/config.json"
+	in := `{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"},"hostname":"h",` +
+		`"linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]}}`
+	if err := os.WriteFile(path, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := EditSpec(path, func(s *specs.Spec) { s.Process.Args = []string{"true"}; s.Process.Terminal = true }); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSpec(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Process.Args) != 1 || s.Process.Args[0] != "true" || !s.Process.Terminal {
+		t.Errorf("process after the edit: %+v", s.Process)
+	}
+	if s.Hostname != "h" || s.Root.Path != "rootfs" || s.Process.Cwd != "/" || len(s.Linux.Namespaces) != 2 {
+		t.Errorf("fields lost in the rewrite: %+v", s)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after the rewrite: %v %v, want 0600 kept", fi, err)
 	}
 }
