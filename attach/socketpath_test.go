@@ -208,10 +208,7 @@ func TestNoDescriptorOrGoroutineLeak(t *testing.T) {
 	if got := testutil.OpenFds(t); got != fds {
 		t.Fatalf("descriptors: %d before, %d after", fds, got)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Within(2*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
 	if got := runtime.NumGoroutine(); got > goroutines {
 		t.Fatalf("goroutines: %d before, %d after", goroutines, got)
 	}

@@ -111,7 +111,7 @@ func TestPodmanAttachPipes(t *testing.T) {
 	for i := 1; ; i++ {
 		// podman attach connects in the background: repeat until a line makes it.
 		fmt.Fprintf(stdin, "ping%d\n", i)
-		if waitFor(func() bool { return strings.Contains(stdout.String(), fmt.Sprintf("got ping%d\n", i)) }, time.Second) {
+		if testutil.Within(time.Second, func() bool { return strings.Contains(stdout.String(), fmt.Sprintf("got ping%d\n", i)) }) {
 			break
 		}
 		if i == 30 {
@@ -121,7 +121,7 @@ func TestPodmanAttachPipes(t *testing.T) {
 	if strings.Contains(stdout.String(), "started") {
 		t.Errorf("attach replayed output from before it attached: %q", stdout.String())
 	}
-	if !waitFor(func() bool { return strings.Contains(stderr.String(), "err ping") }, 10*time.Second) {
+	if !testutil.Within(10*time.Second, func() bool { return strings.Contains(stderr.String(), "err ping") }) {
 		t.Errorf("container stderr not relayed: %q", stderr.String())
 	}
 	stdin.Close() // podman half-closes: the container sees EOF
@@ -228,16 +228,4 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// waitFor polls cond every 10 ms for up to d.
-func waitFor(cond func() bool, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }

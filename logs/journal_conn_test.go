@@ -38,11 +38,7 @@ func TestJournalWaitsForQueue(t *testing.T) {
 		}
 		done <- nil
 	}()
-	for deadline := time.Now().Add(10 * time.Second); j.conn.retries.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the sender never found the queue full")
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the sender to find the queue full", func() bool { return j.conn.retries.Load() != 0 })
 	for i := 0; i < n; i++ {
 		if fs := s.entry(t); fs[0].value != strconv.Itoa(i)+"\n" {
 			t.Fatalf("entry %d is %q", i, fs[0].value)

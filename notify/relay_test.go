@@ -202,10 +202,7 @@ func TestRelayHostGoneWarnsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(t, SocketPath(b), "READY=1")
-	deadline := time.Now().Add(10 * time.Second)
-	for lg.count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Within(10*time.Second, func() bool { return lg.count() != 0 })
 	send(t, SocketPath(b), "READY=1") // fails again, unless handled after l2 below
 	// A new host socket at the same path gets the next message; the relay
 	// handles datagrams in order, so the one above has been handled then.
