@@ -12,6 +12,8 @@ import (
 
 	"github.com/containerd/console"
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // newPty opens a real pty pair with ONLCR cleared on the master, so the test
@@ -185,7 +187,7 @@ func TestConsoleSocketErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := countFDs(t)
+			before := testutil.OpenFds(t)
 			cs, err := NewConsoleSocket(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
@@ -206,7 +208,7 @@ func TestConsoleSocketErrors(t *testing.T) {
 			if _, err := os.Lstat(cs.Path()); !os.IsNotExist(err) {
 				t.Errorf("socket path left behind: %v", err)
 			}
-			if after := countFDs(t); after != before {
+			if after := testutil.OpenFds(t); after != before {
 				t.Errorf("descriptors: %d before, %d after", before, after)
 			}
 		})
@@ -256,13 +258,13 @@ func TestCtlResizesRealPty(t *testing.T) {
 	defer slave.Close()
 
 	f.ServeWinsz(term.Resize)
-	eventually(t, "pty resized", func() bool {
+	testutil.Eventually(t, 5*time.Second, "pty resized", func() bool {
 		ws, err := unix.IoctlGetWinsize(int(slave.Fd()), unix.TIOCGWINSZ)
 		return err == nil && ws.Row == 33 && ws.Col == 120
 	})
 	term.Close()
 	writeFIFO(t, f.WinszPath(), "10 10\n")
-	eventually(t, "resize failure logged", func() bool {
+	testutil.Eventually(t, 5*time.Second, "resize failure logged", func() bool {
 		return log.count("Failed to set process pty terminal size 10x10") == 1
 	})
 }

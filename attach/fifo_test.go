@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // events collects callback calls from the FIFO goroutines.
@@ -72,7 +74,7 @@ func writeFIFO(t *testing.T, path, msg string) {
 
 func waitEvents(t *testing.T, ev *events, want ...string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("events %q", want), func() bool { return len(ev.get()) >= len(want) })
+	testutil.Eventually(t, 5*time.Second, fmt.Sprintf("events %q", want), func() bool { return len(ev.get()) >= len(want) })
 	time.Sleep(10 * time.Millisecond) // nothing more may follow
 	if got := ev.get(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
@@ -138,7 +140,7 @@ func TestCtlRejectsThroughFIFO(t *testing.T) {
 	// each must be consumed before the next is written.
 	for i, msg := range []string{"1 1001 5\n", "1 2 2 " + strings.Repeat("#", 64<<10) + "\n", "7 1 1\n"} {
 		writeFIFO(t, f.CtlPath(), msg)
-		eventually(t, "warning", func() bool { return len(log.warnings()) == i+1 })
+		testutil.Eventually(t, 5*time.Second, "warning", func() bool { return len(log.warnings()) == i+1 })
 	}
 	writeFIFO(t, f.CtlPath(), "1 3 3\n")
 	waitEvents(t, ev, "resize 3x3")
@@ -176,9 +178,9 @@ func TestFIFOsNoDescriptorLeak(t *testing.T) {
 		f.ServeWinsz(func(h, w uint16) error { return nil }) // after Close: ignored
 	}
 	cycle()
-	before := countFDs(t)
+	before := testutil.OpenFds(t)
 	cycle()
-	if after := countFDs(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("descriptors: %d before, %d after", before, after)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // testLog records every message with its level letter.
@@ -56,18 +58,6 @@ func (l *testLog) warnings() []string {
 	return out
 }
 
-// eventually polls cond for up to 5 s.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // dial connects like podman does: open the directory O_PATH and connect to
 // /proc/self/fd/N/attach, which works for any path length.
 func dial(t testing.TB, dir string) *net.UnixConn {
@@ -92,7 +82,7 @@ func connect(t testing.TB, s *Server, dir string) *net.UnixConn {
 	t.Helper()
 	before := s.numClients()
 	c := dial(t, dir)
-	eventually(t, "accept", func() bool { return s.numClients() > before })
+	testutil.Eventually(t, 5*time.Second, "accept", func() bool { return s.numClients() > before })
 	return c
 }
 
@@ -128,16 +118,6 @@ func expectEOF(t testing.TB, c *net.UnixConn) int {
 			return total
 		}
 	}
-}
-
-// countFDs counts this process's open descriptors.
-func countFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents) - 1 // the ReadDir's own descriptor
 }
 
 // sinkRecorder is an input sink recording each Write separately.

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func TestFraming(t *testing.T) {
@@ -101,7 +102,7 @@ func TestInputForwardedIntact(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "two writes", func() bool { return len(sink.get()) == 2 })
+	testutil.Eventually(t, 5*time.Second, "two writes", func() bool { return len(sink.get()) == 2 })
 	w := sink.get()
 	if string(w[0]) != "ls\n" || !bytes.Equal(w[1], big) {
 		t.Fatalf("sink got writes of %d and %d bytes; want 3 and %d, intact", len(w[0]), len(w[1]), len(big))
@@ -115,7 +116,7 @@ func TestInputWaitsForTerminal(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // the datagram is read and held
 	sink := &sinkRecorder{}
 	s.SetInput(sink)
-	eventually(t, "early input delivered", func() bool { return len(sink.get()) == 1 })
+	testutil.Eventually(t, 5*time.Second, "early input delivered", func() bool { return len(sink.get()) == 1 })
 	if got := string(sink.get()[0]); got != "early" {
 		t.Fatalf("got %q", got)
 	}
@@ -146,7 +147,7 @@ func TestHalfCloseClosesStdinOnce(t *testing.T) {
 	b := connect(t, s, s.opts.Bundle)
 	a.Write([]byte("data"))
 	a.CloseWrite()
-	eventually(t, "CloseStdin", func() bool { return closes.Load() == 1 })
+	testutil.Eventually(t, 5*time.Second, "CloseStdin", func() bool { return closes.Load() == 1 })
 	b.CloseWrite()
 	time.Sleep(20 * time.Millisecond)
 	if n := closes.Load(); n != 1 {
@@ -174,12 +175,12 @@ func TestLeaveStdinOpen(t *testing.T) {
 		CloseStdin: func() { closes.Add(1) }})
 	a := connect(t, s, s.opts.Bundle)
 	a.CloseWrite()
-	eventually(t, "Not closing input", func() bool { return log.count("I: Not closing input") == 1 })
+	testutil.Eventually(t, 5*time.Second, "Not closing input", func() bool { return log.count("I: Not closing input") == 1 })
 	a.Close()
 	// A later client can still send input.
 	b := connect(t, s, s.opts.Bundle)
 	b.Write([]byte("again"))
-	eventually(t, "input of the second client", func() bool { return len(sink.get()) == 1 })
+	testutil.Eventually(t, 5*time.Second, "input of the second client", func() bool { return len(sink.get()) == 1 })
 	if closes.Load() != 0 {
 		t.Fatal("CloseStdin called with LeaveStdinOpen")
 	}

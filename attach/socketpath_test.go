@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // longDir makes a directory whose path is at least n bytes long.
@@ -190,7 +191,7 @@ func TestNoDescriptorOrGoroutineLeak(t *testing.T) {
 		}
 		a, b, c := connect(t, s, s.SymlinkPath()), connect(t, s, s.SymlinkPath()), connect(t, s, s.SymlinkPath())
 		a.Write([]byte("in"))
-		eventually(t, "input", func() bool { return len(sink.get()) == 1 })
+		testutil.Eventually(t, 5*time.Second, "input", func() bool { return len(sink.get()) == 1 })
 		b.CloseWrite() // closes stdin for everyone
 		s.Broadcast(stream.Stdout, pattern(0, 100000))
 		if err := s.Close(); err != nil {
@@ -203,15 +204,12 @@ func TestNoDescriptorOrGoroutineLeak(t *testing.T) {
 		s.RemoveSymlink()
 	}
 	cycle() // warm up the runtime poller and the pools
-	fds, goroutines := countFDs(t), runtime.NumGoroutine()
+	fds, goroutines := testutil.OpenFds(t), runtime.NumGoroutine()
 	cycle()
-	if got := countFDs(t); got != fds {
+	if got := testutil.OpenFds(t); got != fds {
 		t.Fatalf("descriptors: %d before, %d after", fds, got)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Within(2*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
 	if got := runtime.NumGoroutine(); got > goroutines {
 		t.Fatalf("goroutines: %d before, %d after", goroutines, got)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // TestStats: clients now and in total, input bytes, and a slow client's
@@ -18,7 +19,7 @@ func TestStats(t *testing.T) {
 	if _, err := c.Write([]byte("input\n")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "input", func() bool { return len(sink.get()) == 1 })
+	testutil.Eventually(t, 5*time.Second, "input", func() bool { return len(sink.get()) == 1 })
 	if got := s.Stats(); got != (Stats{Clients: 2, Accepted: 2, InputBytes: 6}) {
 		t.Fatalf("stats %+v", got)
 	}
@@ -54,7 +55,7 @@ func TestStats(t *testing.T) {
 	}
 	delivered := expectEOF(t, stuck)
 	// The drop is final once the stuck client's writer has stopped.
-	eventually(t, "dropped bytes to settle", func() bool {
+	testutil.Eventually(t, 5*time.Second, "dropped bytes to settle", func() bool {
 		return delivered+int(s.Stats().SlowDroppedBytes) == sent
 	})
 }

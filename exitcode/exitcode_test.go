@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // withUmask runs f under umask m; the umask is process-wide, so tests using
@@ -365,15 +367,6 @@ func TestCommandArgv(t *testing.T) {
 	}
 }
 
-func countFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // No path, failing or not, may leak a descriptor: the monitor lives as
 // long as its container.
 func TestNoFDLeak(t *testing.T) {
@@ -382,7 +375,7 @@ func TestNoFDLeak(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(d, "busy", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	before := countFDs(t)
+	before := testutil.OpenFds(t)
 	for range 50 {
 		_ = WriteAtomic(filepath.Join(d, "ok"), []byte("1"), 0o644)
 		_ = WriteAtomic(filepath.Join(missing, "x"), []byte("1"), 0o644)
@@ -390,7 +383,7 @@ func TestNoFDLeak(t *testing.T) {
 		_ = (Files{PersistDir: d, ExitDir: d, Cid: "c"}).Write(1)
 		_ = WriteOOM(d, missing)
 	}
-	if after := countFDs(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Errorf("open fds went from %d to %d", before, after)
 	}
 }

@@ -9,7 +9,6 @@ declare -A want=(
 	[podman]=podman
 	[conmon]=/usr/bin/conmon            # the reference monitor for comparisons
 	[busybox-static]=/bin/busybox       # rootfs of the test image and bundles
-	[jq]=jq                             # hack/make-bundle.sh edits config.json
 	[tmux]=tmux                         # terminal (-t) scenarios
 	[uidmap]=newuidmap                  # rootless podman (a Recommends of podman, not pulled in here)
 	[catatonit]=catatonit               # rootless podman's pause process here (also a Recommends)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 type attachClient struct {
@@ -119,7 +121,7 @@ func (c *attachClient) received() int {
 // waitFor waits until stream id has carried s.
 func (c *attachClient) waitFor(id byte, s string) {
 	c.t.Helper()
-	eventually(c.t, 20*time.Second, fmt.Sprintf("%q on attach stream %d", s, id), func() bool {
+	testutil.Eventually(c.t, 20*time.Second, fmt.Sprintf("%q on attach stream %d", s, id), func() bool {
 		return strings.Contains(c.stream(id), s)
 	})
 }

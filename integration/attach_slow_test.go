@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 const (
@@ -42,7 +44,7 @@ func TestAttachStuckClient(t *testing.T) {
 	t0 := time.Now()
 	r.startCtr()
 
-	eventually(t, 5*time.Minute, "the container to write 100 MiB past a stuck client", func() bool {
+	testutil.Eventually(t, 5*time.Minute, "the container to write 100 MiB past a stuck client", func() bool {
 		return strings.HasSuffix(fileTail(r.LogPath, 64), " stdout F "+slowEnd)
 	})
 	t.Logf("100 MiB written and logged in %v with one stuck and one reading client", time.Since(t0))
@@ -57,12 +59,12 @@ func TestAttachStuckClient(t *testing.T) {
 	if len(got) >= slowLines*len(slowLine) {
 		t.Fatalf("the stuck client's socket held all %d bytes: it was never behind", len(got))
 	}
-	eventually(t, 10*time.Second, "the warning about the stuck client on syslog", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the warning about the stuck client on syslog", func() bool {
 		return records.has("took no output for 5s") && records.has("disconnecting it")
 	})
 
 	// The reading client was waited for: it has everything, in order.
-	eventually(t, 30*time.Second, "the reading client to receive everything", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the reading client to receive everything", func() bool {
 		return reader.endsWith(2, slowEnd) || isClosed(reader.done)
 	})
 	if isClosed(reader.done) {
@@ -83,22 +85,22 @@ func TestAttachStuckClient(t *testing.T) {
 // output even when the consumer pauses (podman's own attach client then
 // stops reading for a while). Dropping a lagging client would cut it short.
 func TestPodmanRunSlowConsumer(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	t.Run("pauses_while_running", func(t *testing.T) {
 		// 20 MB: the container is still writing during both pauses.
-		slowConsumer(t, 20000000, 2*time.Second, 5<<20, 2*time.Second)
+		slowConsumer(t, pod, 20000000, 2*time.Second, 5<<20, 2*time.Second)
 	})
 	t.Run("pause_at_exit", func(t *testing.T) {
 		// 800 kB fit in the queue and socket buffers: the container exits
 		// while the consumer has not started; the tail must still arrive.
-		slowConsumer(t, 800000, 1500*time.Millisecond, 0, 0)
+		slowConsumer(t, pod, 800000, 1500*time.Millisecond, 0, 0)
 	})
 }
 
 // slowConsumer runs a container printing size bytes of slowLine and reads
 // podman's stdout after pause1, then after n1 bytes pauses pause2.
-func slowConsumer(t *testing.T, size int, pause1 time.Duration, n1 int64, pause2 time.Duration) {
-	cmd := podmanCmd("run", "--rm", testImage, "sh", "-c",
+func slowConsumer(t *testing.T, pod *podman, size int, pause1 time.Duration, n1 int64, pause2 time.Duration) {
+	cmd := pod.cmd("run", "--rm", testImage, "sh", "-c",
 		fmt.Sprintf("yes %s | head -c %d", strings.TrimSuffix(slowLine, "\n"), size))
 	out, err := cmd.StdoutPipe()
 	if err != nil {

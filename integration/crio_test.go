@@ -18,6 +18,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 type crioOpts struct {
@@ -65,47 +69,6 @@ func streamPair(t *testing.T) (ours, theirs *os.File) {
 	return os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
 }
 
-// patchConfig edits bundle/config.json in place.
-func patchConfig(t *testing.T, bundle string, edit func(spec map[string]any)) {
-	t.Helper()
-	path := filepath.Join(bundle, "config.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(b, &spec); err != nil {
-		t.Fatal(err)
-	}
-	edit(spec)
-	if b, err = json.MarshalIndent(spec, "", "\t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// writeProcessSpec writes a process.json for `runc exec --process`, based on
-// the `runc spec` template's process.
-func writeProcessSpec(t *testing.T, path string, args []string, tty bool) {
-	t.Helper()
-	var spec map[string]any
-	if err := json.Unmarshal(specJSON, &spec); err != nil {
-		t.Fatal(err)
-	}
-	proc := spec["process"].(map[string]any)
-	proc["args"] = args
-	proc["terminal"] = tty
-	b, err := json.Marshal(proc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // startCrio creates the bundle and runs the monitor with CRI-O's create
 // argv (§6.1), writes the start byte and waits for the first process.
 func startCrio(t *testing.T, o crioOpts) *crio {
@@ -127,14 +90,12 @@ func startCrio(t *testing.T, o crioOpts) *crio {
 		}
 	}
 	writeConfig(t, c.Bundle, monOpts{Args: o.Args})
-	patchConfig(t, c.Bundle, func(spec map[string]any) {
-		spec["process"].(map[string]any)["terminal"] = o.Tty
-		mounts, _ := spec["mounts"].([]any)
+	patchConfig(t, c.Bundle, func(s *specs.Spec) {
+		s.Process.Terminal = o.Tty
 		for dst, src := range o.Mounts {
-			mounts = append(mounts, map[string]any{
-				"destination": dst, "type": "bind", "source": src, "options": []string{"rbind", "rw"}})
+			s.Mounts = append(s.Mounts, specs.Mount{
+				Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rw"}})
 		}
-		spec["mounts"] = mounts
 	})
 	t.Cleanup(c.cleanup)
 
@@ -242,7 +203,7 @@ func (c *crio) waitExit(want string) {
 	c.t.Helper()
 	path := filepath.Join(c.ExitDir, c.ID)
 	var b []byte
-	eventually(c.t, 30*time.Second, "exit file "+path, func() bool {
+	testutil.Eventually(c.t, 30*time.Second, "exit file "+path, func() bool {
 		var err error
 		b, err = os.ReadFile(path)
 		return err == nil

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // gatedRuntime writes a runtime wrapper that holds every runtime call until
@@ -41,7 +43,7 @@ func writeFIFO(t *testing.T, path, msg string) {
 	if _, err := f.WriteString(msg); err != nil {
 		t.Fatalf("write %q to %s: %v", msg, path, err)
 	}
-	eventually(t, 10*time.Second, "the monitor to read "+path, func() bool { return fifoPending(t, f) == 0 })
+	testutil.Eventually(t, 10*time.Second, "the monitor to read "+path, func() bool { return fifoPending(t, f) == 0 })
 }
 
 // ttySizer talks to a container running
@@ -59,7 +61,7 @@ func (s *ttySizer) size() string {
 	s.cl.send(tag + "\n")
 	re := regexp.MustCompile(`line=` + tag + ` size=(\d+ \d+)\r\n`)
 	var m []string
-	eventually(s.cl.t, 20*time.Second, "the size answer to "+tag, func() bool {
+	testutil.Eventually(s.cl.t, 20*time.Second, "the size answer to "+tag, func() bool {
 		m = re.FindStringSubmatch(s.cl.stream(2))
 		return m != nil
 	})
@@ -87,7 +89,7 @@ func TestCrioTerminal(t *testing.T) {
 	c := startCrio(t, crioOpts{Tty: true, Runtime: runtime,
 		Args: []string{"sh", "-c", `while read l; do echo "line=$l size=$(stty size)"; done; echo bye`}})
 	ctl, winsz := filepath.Join(c.Bundle, "ctl"), filepath.Join(c.Bundle, "winsz")
-	eventually(t, 10*time.Second, "ctl FIFO", func() bool { _, err := os.Stat(ctl); return err == nil })
+	testutil.Eventually(t, 10*time.Second, "ctl FIFO", func() bool { _, err := os.Stat(ctl); return err == nil })
 	writeFIFO(t, ctl, "1 30 100\n") // the runtime has not run: no pty master yet
 	cl := dialAttach(t, c.attachPath())
 	cl.send("early\n")

@@ -12,13 +12,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // exitCmd is an --exit-command script on the host. It records its argv, then
 // becomes a busybox shell that opens nothing and waits for the test to create
 // <dir>/go, so that the test can inspect the running command from outside
 // (fds, stdio, parent) and see that the monitor waits for it. It exits with
-// the number in <dir>/status, 0 if there is none.
+// the number in <dir>/status, 0 if there is none. The shell exec'd last
+// writes the pid file: written before the exec, a look at the process could
+// fall inside the exec, when /proc/PID/environ reads empty (seen under load).
 type exitCmd struct {
 	t    *testing.T
 	dir  string
@@ -32,8 +36,7 @@ func newExitCmd(t *testing.T) *exitCmd {
 	script := fmt.Sprintf(`#!/bin/sh
 d=%s
 { echo "$#"; for a in "$@"; do printf '[%%s]\n' "$a"; done; } >"$d/argv.tmp" && mv "$d/argv.tmp" "$d/argv"
-echo $$ >"$d/pid.tmp" && mv "$d/pid.tmp" "$d/pid"
-exec /bin/busybox sh -c 'while [ ! -e "$0/go" ]; do sleep 0.05; done; exit $(cat "$0/status" 2>/dev/null || echo 0)' "$d"
+exec /bin/busybox sh -c 'echo $$ >"$0/pid.tmp" && mv "$0/pid.tmp" "$0/pid"; while [ ! -e "$0/go" ]; do sleep 0.05; done; exit $(cat "$0/status" 2>/dev/null || echo 0)' "$d"
 `, e.dir)
 	if err := os.WriteFile(e.path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -47,7 +50,7 @@ exec /bin/busybox sh -c 'while [ ! -e "$0/go" ]; do sleep 0.05; done; exit $(cat
 func (e *exitCmd) pid(timeout time.Duration) int {
 	e.t.Helper()
 	p := filepath.Join(e.dir, "pid")
-	eventually(e.t, timeout, "the exit command to start ("+p+")", func() bool {
+	testutil.Eventually(e.t, timeout, "the exit command to start ("+p+")", func() bool {
 		_, err := os.Stat(p)
 		return err == nil
 	})

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func TestDirectTimeout(t *testing.T) {
@@ -66,7 +68,7 @@ func TestDirectCtlReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeCtl("2 0 0\n")
-	eventually(t, 5*time.Second, "the log file recreated after ctl \"2 0 0\"", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the log file recreated after ctl \"2 0 0\"", func() bool {
 		_, err := os.Stat(r.LogPath)
 		return err == nil
 	})
@@ -91,13 +93,13 @@ func TestDirectCtlReopen(t *testing.T) {
 		// Output keeps going to the renamed file; give the ctl reader ample
 		// time (several ticks) to act wrongly.
 		n := lastTick(old2)
-		eventually(t, 10*time.Second, "more output in the renamed log", func() bool { return lastTick(old2) >= n+5 })
+		testutil.Eventually(t, 10*time.Second, "more output in the renamed log", func() bool { return lastTick(old2) >= n+5 })
 		if _, err := os.Stat(r.LogPath); !os.IsNotExist(err) {
 			t.Fatalf("ctl \"2 -1 0\" reopened the log (stat: %v); it must be rejected", err)
 		}
 		// A valid message afterwards still works.
 		writeCtl("2 0 0\n")
-		eventually(t, 5*time.Second, "the log file recreated after a valid ctl \"2 0 0\"", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the log file recreated after a valid ctl \"2 0 0\"", func() bool {
 			_, err := os.Stat(r.LogPath)
 			return err == nil
 		})
@@ -205,7 +207,7 @@ func TestDirectLogDrivers(t *testing.T) {
 		defer errf.Close()
 		r := startMon(t, monOpts{LogArgs: []string{"-l", "passthrough"}, Stdout: out, Stderr: errf,
 			Args: []string{"sh", "-c", "echo to-stdout; echo to-stderr >&2; sleep 1000"}}).run()
-		eventually(t, 10*time.Second, "container output in the monitor's stdout and stderr", func() bool {
+		testutil.Eventually(t, 10*time.Second, "container output in the monitor's stdout and stderr", func() bool {
 			a, _ := os.ReadFile(out.Name())
 			b, _ := os.ReadFile(errf.Name())
 			return strings.Contains(string(a), "to-stdout") && strings.Contains(string(b), "to-stderr")

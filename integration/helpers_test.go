@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -13,27 +12,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
-// newID returns a fresh container ID, longer than 12 characters (journald).
-func newID() string {
-	b := make([]byte, 12)
+// newID returns a fresh container ID of this run's (runPrefix), longer
+// than 12 characters (journald).
+func newID() string { return runPrefix + randHex(12) }
+
+// randHex returns n random bytes in hex.
+func randHex(n int) string {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
 	}
-	return "shimtest" + hex.EncodeToString(b)
-}
-
-// eventually polls cond every 10 ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return hex.EncodeToString(b)
 }
 
 // procStat is what the tests need from /proc/PID/stat.
@@ -74,7 +67,7 @@ func alive(pid int) bool {
 // waitGone waits until pid has exited (zombies count as exited).
 func waitGone(t *testing.T, pid int, timeout time.Duration, what string) {
 	t.Helper()
-	eventually(t, timeout, fmt.Sprintf("%s (pid %d) to exit", what, pid), func() bool { return !alive(pid) })
+	testutil.Eventually(t, timeout, fmt.Sprintf("%s (pid %d) to exit", what, pid), func() bool { return !alive(pid) })
 }
 
 // exeOf returns the target of /proc/PID/exe.
@@ -86,12 +79,17 @@ func exeOf(pid int) string {
 // checkIsMonitor fails unless pid is alive and runs the binary under test.
 func checkIsMonitor(t *testing.T, pid int) {
 	t.Helper()
+	checkMonitorExe(t, pid, shimBin)
+}
+
+// checkMonitorExe fails unless pid is alive and runs the binary mon.
+func checkMonitorExe(t *testing.T, pid int, mon string) {
+	t.Helper()
 	if !alive(pid) {
 		t.Fatalf("monitor pid %d is not alive", pid)
 	}
-	exe := exeOf(pid)
-	if !sameFile(exe, shimBin) {
-		t.Fatalf("/proc/%d/exe = %q, want the binary under test %s", pid, exe, shimBin)
+	if exe := exeOf(pid); !sameFile(exe, mon) {
+		t.Fatalf("/proc/%d/exe = %q, want the monitor under test %s", pid, exe, mon)
 	}
 }
 
@@ -112,27 +110,42 @@ func readExactInt(t *testing.T, path string) int {
 // runCmd runs a command with a timeout and returns stdout, stderr, exit code.
 func runCmd(t *testing.T, timeout time.Duration, env []string, name string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.Command(name, args...)
 	if env != nil {
 		cmd.Env = env
 	}
+	r := runTimeout(t, timeout, cmd)
+	return r.Stdout, r.Stderr, r.Code
+}
+
+// runTimeout runs cmd, killing it after timeout (which fails the test), and
+// returns its output and exit code.
+func runTimeout(t *testing.T, timeout time.Duration, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s: timed out after %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), timeout, stdout.String(), stderr.String())
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s: timed out after %v\nstdout: %s\nstderr: %s", cmd, timeout, stdout.String(), stderr.String())
 	}
 	code := 0
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: %v", cmd, err)
 		}
 		code = ee.ExitCode()
 	}
-	return stdout.String(), stderr.String(), code
+	return result{stdout.String(), stderr.String(), code}
 }
 
 // logEntry is one k8s-file line: "<TS> <stream> <F|P> <content>\n".

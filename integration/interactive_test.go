@@ -10,165 +10,81 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
-// tmuxPane is a terminal: one tmux server of the test's own (-L), one
-// session, one pane running a shell command.
-type tmuxPane struct {
-	t      *testing.T
-	server string
-}
-
-// newTmux starts cmd in a fresh tmux server, in a cols×rows window. When
-// cmd ends the pane shows "pane-exit=<status>" and stays.
-func newTmux(t *testing.T, cols, rows int, cmd string) *tmuxPane {
+// newTmux starts the sh command line cmd in a terminal of the test's own,
+// cols×rows.
+func newTmux(t *testing.T, cols, rows int, cmd string) *testutil.Tmux {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatalf("tmux not found (%v): run hack/install-deps.sh", err)
-	}
-	p := &tmuxPane{t: t, server: "shimtest-" + newID()[8:20]}
-	full := cmd + `; echo "pane-exit=$?"; sleep 100000`
-	p.tmux("new-session", "-d", "-s", "main", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), full)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("tmux pane at the end:\n%s", p.capture())
-		}
-		exec.Command("tmux", "-L", p.server, "kill-server").Run()
-	})
-	return p
+	return testutil.NewTmux(t, testutil.TmuxConfig{Cols: cols, Rows: rows}, cmd)
 }
-
-func (p *tmuxPane) tmux(args ...string) string {
-	p.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", p.server}, args...)...).CombinedOutput()
-	if err != nil {
-		p.t.Fatalf("tmux %v: %v: %s", args, err, out)
-	}
-	return string(out)
-}
-
-// keys types literal text (no key-name lookup), then optionally Enter.
-func (p *tmuxPane) typeLine(s string) {
-	p.t.Helper()
-	p.tmux("send-keys", "-t", "main", "-l", s)
-	p.tmux("send-keys", "-t", "main", "Enter")
-}
-
-// capture returns the pane's visible text and its scroll-back.
-func (p *tmuxPane) capture() string {
-	out, _ := exec.Command("tmux", "-L", p.server, "capture-pane", "-p", "-J", "-t", "main", "-S", "-1000").CombinedOutput()
-	return string(out)
-}
-
-// waitMatch waits until the pane shows re and returns the submatches of
-// its last occurrence.
-func (p *tmuxPane) waitMatch(re string) []string {
-	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	var m []string
-	eventually(p.t, 60*time.Second, fmt.Sprintf("%q in the tmux pane", re), func() bool {
-		all := rx.FindAllStringSubmatch(p.capture(), -1)
-		if len(all) == 0 {
-			return false
-		}
-		m = all[len(all)-1]
-		return true
-	})
-	return m
-}
-
-// size is the pane's "rows cols", as stty size prints it.
-func (p *tmuxPane) size() string {
-	return strings.TrimSpace(p.tmux("display-message", "-p", "-t", "main", "#{pane_height} #{pane_width}"))
-}
-
-func (p *tmuxPane) resize(cols, rows int) {
-	p.tmux("resize-window", "-t", "main", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows))
-}
-
-// podmanLine is podman with the monitor under test as a shell command line.
-func podmanLine(args ...string) string {
-	var b strings.Builder
-	for _, e := range podmanEnv {
-		if strings.HasPrefix(e, "CONTAINERS_CONF=") {
-			b.WriteString("env " + shellQuote(e) + " ")
-		}
-	}
-	b.WriteString(shellQuote(podmanBin))
-	for _, a := range append(append([]string{"--conmon", shimBin}, podmanOpts...), args...) {
-		b.WriteString(" " + shellQuote(a))
-	}
-	return b.String()
-}
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // checkTerminal types a command and follows a resize in an interactive
 // busybox shell shown in p.
-func checkTerminal(t *testing.T, p *tmuxPane, tag string) {
+func checkTerminal(t *testing.T, p *testutil.Tmux, tag string) {
 	t.Helper()
-	p.waitMatch(`(?m)^/ # $`) // the prompt
-	p.typeLine(fmt.Sprintf("echo %s-$((6*7))", tag))
-	p.waitMatch(`(?m)^` + tag + `-42\s*$`)
+	p.WaitMatch(`(?m)^/ # $`) // the prompt
+	p.TypeLine(fmt.Sprintf("echo %s-$((6*7))", tag))
+	p.WaitMatch(`(?m)^` + tag + `-42\s*$`)
 	ask := func(n int) string {
-		p.typeLine(fmt.Sprintf(`echo "sz%d=$(stty size)"`, n))
-		return p.waitMatch(fmt.Sprintf(`(?m)^sz%d=(\d+ \d+)\s*$`, n))[1]
+		p.TypeLine(fmt.Sprintf(`echo "sz%d=$(stty size)"`, n))
+		return p.WaitMatch(fmt.Sprintf(`(?m)^sz%d=(\d+ \d+)\s*$`, n))[1]
 	}
-	if got, want := ask(1), p.size(); got != want {
+	if got, want := ask(1), p.Size(); got != want {
 		t.Fatalf("stty size %q in a %s pane", got, want)
 	}
-	p.resize(97, 23)
-	want := p.size()
+	p.Resize(97, 23)
+	want := p.Size()
 	n := 2
-	eventually(t, 30*time.Second, "stty size to follow the resize to "+want, func() bool {
+	testutil.Eventually(t, 30*time.Second, "stty size to follow the resize to "+want, func() bool {
 		n++
 		return ask(n) == want
 	})
 }
 
 func TestPodmanRunInteractive(t *testing.T) {
-	setupPodman(t)
-	name := ctrName(t)
-	p := newTmux(t, 120, 40, podmanLine("run", "-it", "--name", name, testImage, "sh"))
+	pod := setupPodman(t)
+	name := pod.ctrName(t)
+	p := newTmux(t, 120, 40, pod.line("run", "-it", "--name", name, testImage, "sh"))
 	checkTerminal(t, p, "run")
-	p.typeLine("exit 5")
-	p.waitMatch(`pane-exit=5`)
-	if in := inspect(t, name); in.State.Running || in.State.ExitCode != 5 {
+	p.TypeLine("exit 5")
+	p.WaitMatch(`pane-exit=5`)
+	if in := pod.inspect(t, name); in.State.Running || in.State.ExitCode != 5 {
 		t.Fatalf("after exit 5: %+v", in.State)
 	}
 }
 
 func TestPodmanAttachTerminal(t *testing.T) {
-	setupPodman(t)
-	name := ctrName(t)
-	pmOK(t, "run", "-dit", "--name", name, testImage, "sh")
-	waitRunning(t, name, "")
-	p := newTmux(t, 100, 30, podmanLine("attach", name))
+	pod := setupPodman(t)
+	name := pod.ctrName(t)
+	pod.pmOK(t, "run", "-dit", "--name", name, testImage, "sh")
+	pod.waitRunning(t, name, "")
+	p := newTmux(t, 100, 30, pod.line("attach", name))
 	// Attaching shows no history; a new prompt comes with the first line.
-	p.typeLine("echo attached-$((40+2))")
-	p.waitMatch(`(?m)^attached-42\s*$`)
+	p.TypeLine("echo attached-$((40+2))")
+	p.WaitMatch(`(?m)^attached-42\s*$`)
 	// The detach keys leave podman attach and the container running.
 	// podman recognises them only as single-byte reads, as typed by a
 	// person: both in one read go to the container.
-	p.tmux("send-keys", "-t", "main", "C-p")
+	p.Keys("C-p")
 	time.Sleep(300 * time.Millisecond)
-	p.tmux("send-keys", "-t", "main", "C-q")
-	p.waitMatch(`pane-exit=0`)
-	if in := inspect(t, name); !in.State.Running {
+	p.Keys("C-q")
+	p.WaitMatch(`pane-exit=0`)
+	if in := pod.inspect(t, name); !in.State.Running {
 		t.Fatalf("container stopped after detaching: %+v", in.State)
 	}
 	// And one can attach again.
-	p2 := newTmux(t, 100, 30, podmanLine("attach", name))
-	p2.typeLine("echo again-$((1+1)); exit 4")
-	p2.waitMatch(`(?m)^again-2\s*$`)
-	p2.waitMatch(`pane-exit=\d+`) // podman 4.3 attach exits 0 here, not with the container's status
-	if code := waitExitCode(t, name); code != 4 {
+	p2 := newTmux(t, 100, 30, pod.line("attach", name))
+	p2.TypeLine("echo again-$((1+1)); exit 4")
+	p2.WaitMatch(`(?m)^again-2\s*$`)
+	p2.WaitMatch(`pane-exit=\d+`) // podman 4.3 attach exits 0 here, not with the container's status
+	if code := pod.waitExitCode(t, name); code != 4 {
 		t.Fatalf("exit code %d, want 4", code)
 	}
 }
@@ -176,12 +92,12 @@ func TestPodmanAttachTerminal(t *testing.T) {
 // TestPodmanAttachPipes: attach without a terminal sees output produced
 // after it attached, and its stdin reaches the container.
 func TestPodmanAttachPipes(t *testing.T) {
-	setupPodman(t)
-	name := ctrName(t)
-	pmOK(t, "run", "-d", "-i", "--name", name, testImage, "sh", "-c",
+	pod := setupPodman(t)
+	name := pod.ctrName(t)
+	pod.pmOK(t, "run", "-d", "-i", "--name", name, testImage, "sh", "-c",
 		`echo started; while read l; do echo "got $l"; echo "err $l" >&2; done; echo stdin-closed`)
-	waitRunning(t, name, "started")
-	cmd := podmanCmd("attach", name)
+	pod.waitRunning(t, name, "started")
+	cmd := pod.cmd("attach", name)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +111,7 @@ func TestPodmanAttachPipes(t *testing.T) {
 	for i := 1; ; i++ {
 		// podman attach connects in the background: repeat until a line makes it.
 		fmt.Fprintf(stdin, "ping%d\n", i)
-		if waitFor(func() bool { return strings.Contains(stdout.String(), fmt.Sprintf("got ping%d\n", i)) }, time.Second) {
+		if testutil.Within(time.Second, func() bool { return strings.Contains(stdout.String(), fmt.Sprintf("got ping%d\n", i)) }) {
 			break
 		}
 		if i == 30 {
@@ -205,7 +121,7 @@ func TestPodmanAttachPipes(t *testing.T) {
 	if strings.Contains(stdout.String(), "started") {
 		t.Errorf("attach replayed output from before it attached: %q", stdout.String())
 	}
-	if !waitFor(func() bool { return strings.Contains(stderr.String(), "err ping") }, 10*time.Second) {
+	if !testutil.Within(10*time.Second, func() bool { return strings.Contains(stderr.String(), "err ping") }) {
 		t.Errorf("container stderr not relayed: %q", stderr.String())
 	}
 	stdin.Close() // podman half-closes: the container sees EOF
@@ -222,14 +138,14 @@ func TestPodmanAttachPipes(t *testing.T) {
 	if !strings.Contains(stdout.String(), "\nstdin-closed\n") { // podman adds a newline of its own
 		t.Errorf("stdout %q, want stdin-closed after EOF", stdout.String())
 	}
-	if code := waitExitCode(t, name); code != 0 {
+	if code := pod.waitExitCode(t, name); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 }
 
 func TestPodmanRunStdinEOF(t *testing.T) {
-	setupPodman(t)
-	cmd := podmanCmd("run", "--rm", "-i", testImage, "cat")
+	pod := setupPodman(t)
+	cmd := pod.cmd("run", "--rm", "-i", testImage, "cat")
 	cmd.Stdin = strings.NewReader("hi\n")
 	out, err := cmd.Output()
 	if err != nil || string(out) != "hi\n" {
@@ -238,9 +154,9 @@ func TestPodmanRunStdinEOF(t *testing.T) {
 }
 
 func TestPodmanExecInteractive(t *testing.T) {
-	setupPodman(t)
-	name := runD(t, nil, "sh", "-c", "echo ready; sleep 100000")
-	waitRunning(t, name, "ready")
+	pod := setupPodman(t)
+	name := pod.runD(t, nil, "sh", "-c", "echo ready; sleep 100000")
+	pod.waitRunning(t, name, "ready")
 
 	t.Run("exit_codes", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -253,21 +169,21 @@ func TestPodmanExecInteractive(t *testing.T) {
 			{[]string{"/no/such/command"}, 127},
 			{[]string{"no-such-command"}, 127}, // not in $PATH
 		} {
-			if r := pm(t, append([]string{"exec", name}, tc.args...)...); r.Code != tc.want {
+			if r := pod.pm(t, append([]string{"exec", name}, tc.args...)...); r.Code != tc.want {
 				t.Errorf("podman exec %v: exit %d, want %d\nstderr: %s", tc.args, r.Code, tc.want, r.Stderr)
 			}
 		}
 	})
 	t.Run("it", func(t *testing.T) {
-		p := newTmux(t, 110, 35, podmanLine("exec", "-it", name, "sh"))
+		p := newTmux(t, 110, 35, pod.line("exec", "-it", name, "sh"))
 		checkTerminal(t, p, "exec")
-		p.typeLine("exit 6")
-		p.waitMatch(`pane-exit=6`)
+		p.TypeLine("exit 6")
+		p.WaitMatch(`pane-exit=6`)
 	})
 	t.Run("detached", func(t *testing.T) {
-		pmOK(t, "exec", "-d", name, "sh", "-c", "sleep 0.2; echo detached-ran > /tmp/exec-d")
-		eventually(t, 30*time.Second, "the exec -d process to run", func() bool {
-			r := pm(t, "exec", name, "cat", "/tmp/exec-d")
+		pod.pmOK(t, "exec", "-d", name, "sh", "-c", "sleep 0.2; echo detached-ran > /tmp/exec-d")
+		testutil.Eventually(t, 30*time.Second, "the exec -d process to run", func() bool {
+			r := pod.pm(t, "exec", name, "cat", "/tmp/exec-d")
 			return r.Code == 0 && r.Stdout == "detached-ran\n"
 		})
 	})
@@ -279,7 +195,7 @@ func TestPodmanExecInteractive(t *testing.T) {
 		sum := sha256.Sum256(data)
 		want := hex.EncodeToString(sum[:])
 		// Through the container and back.
-		cmd := podmanCmd("exec", "-i", name, "cat")
+		cmd := pod.cmd("exec", "-i", name, "cat")
 		cmd.Stdin = bytes.NewReader(data)
 		out, err := cmd.Output()
 		got := sha256.Sum256(out)
@@ -287,7 +203,7 @@ func TestPodmanExecInteractive(t *testing.T) {
 			t.Fatalf("podman exec -i cat: %v; got %d bytes (sha256 %x), sent %d (sha256 %s)", err, len(out), got, len(data), want)
 		}
 		// And as the container sees it.
-		cmd = podmanCmd("exec", "-i", name, "sha256sum")
+		cmd = pod.cmd("exec", "-i", name, "sha256sum")
 		cmd.Stdin = bytes.NewReader(data)
 		out, err = cmd.Output()
 		if err != nil || !strings.HasPrefix(string(out), want+" ") {
@@ -312,16 +228,4 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// waitFor polls cond every 10 ms for up to d.
-func waitFor(cond func() bool, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }

@@ -109,15 +109,14 @@ func TestListenPidOtherKept(t *testing.T) {
 // --preserve-fds and sets LISTEN_FDS=1 LISTEN_PID=1 in the container; the
 // listening socket must arrive at fd 3 (same socket, same inode).
 func TestPodmanSocketActivation(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	sock, ino := listener(t)
-	name := ctrName(t)
-	args := append(append([]string{"--conmon", shimBin}, podmanOpts...),
-		"run", "--name", name, testImage, "sh", "-c", activationProbe)
+	name := pod.ctrName(t)
+	pc := pod.cmd("run", "--name", name, testImage, "sh", "-c", activationProbe)
 	// LISTEN_PID must be podman's own pid: a shell exports its $$ and
 	// execs podman in place.
-	cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`, podmanBin}, args...)...)
-	cmd.Env = podmanEnv
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`}, pc.Args...)...)
+	cmd.Env = pc.Env
 	cmd.ExtraFiles = []*os.File{sock}
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 const journalSocket = "/run/systemd/journal/socket"
@@ -54,7 +56,7 @@ func ensureJournald(t *testing.T) {
 		t.Fatalf("no journald running, and starting %s failed: %v (install systemd: hack/install-deps.sh)", bin, err)
 	}
 	go cmd.Wait() // reap it should it die
-	eventually(t, 10*time.Second, "systemd-journald to listen on "+journalSocket, journalUp)
+	testutil.Eventually(t, 10*time.Second, "systemd-journald to listen on "+journalSocket, journalUp)
 }
 
 // journalEntries waits for at least n entries of container id and returns
@@ -63,7 +65,7 @@ func ensureJournald(t *testing.T) {
 func journalEntries(t *testing.T, id string, n int) []map[string]string {
 	t.Helper()
 	var got []map[string]string
-	eventually(t, 15*time.Second, "journal entries of "+id, func() bool {
+	testutil.Eventually(t, 15*time.Second, "journal entries of "+id, func() bool {
 		out, _, code := runCmd(t, 30*time.Second, nil, "journalctl", "-o", "json", "--all", "--no-pager", "CONTAINER_ID_FULL="+id)
 		if code != 0 {
 			return false
@@ -198,7 +200,7 @@ func TestLoggingJournaldDown(t *testing.T) {
 				t.Errorf("attach client got %q", got)
 			}
 			headOnly(t, "the syslog socket is shim's test hook")
-			eventually(t, 10*time.Second, "a warning about journald", func() bool { return syslog.has("sd_journal_sendv: ") })
+			testutil.Eventually(t, 10*time.Second, "a warning about journald", func() bool { return syslog.has("sd_journal_sendv: ") })
 			if n := syslog.count("sd_journal_sendv: "); n != 1 {
 				t.Errorf("%d warnings about journald, want 1 for the whole run", n)
 			}
@@ -211,15 +213,11 @@ func TestLoggingJournaldDown(t *testing.T) {
 // socket.
 func podmanJournalDown(t *testing.T, how, syslogSock string) string {
 	t.Helper()
-	w := journalHidden(how)
-	var q []string
-	for _, a := range w {
-		q = append(q, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
-	}
+	mon := testutil.ShellQuote(shimBin)
 	script := "#!/bin/sh\n" +
-		"case \"$1\" in --version) exec '" + shimBin + "' \"$@\";; esac\n" +
-		"export _SHIM_TEST_SYSLOG_SOCKET='" + syslogSock + "'\n" +
-		"exec " + strings.Join(q, " ") + " '" + shimBin + "' \"$@\" --syslog\n"
+		"case \"$1\" in --version) exec " + mon + " \"$@\";; esac\n" +
+		"export _SHIM_TEST_SYSLOG_SOCKET=" + testutil.ShellQuote(syslogSock) + "\n" +
+		"exec " + testutil.ShellJoin(journalHidden(how)...) + " " + mon + " \"$@\" --syslog\n"
 	path := filepath.Join(t.TempDir(), "conmon-journal-"+how)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)

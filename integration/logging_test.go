@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // writeCtl sends one message to the monitor's ctl FIFO.
@@ -84,11 +86,15 @@ func checkNumbered(t *testing.T, what string, got []string) int {
 // TestLoggingKubeletRotation: kubelet rotates by renaming the log away and
 // sending ctl "2 0 0", again and again, while the container writes as fast
 // as it can on both streams. Across all files every line is there exactly
-// once and in order, per stream.
+// once and in order, per stream. The container writes in bursts of 2000
+// lines with 1 ms between them, so that its output lasts a few seconds
+// whatever the machine's speed: written in one go, a fast monitor had
+// logged it all before the test could rotate more than once.
 func TestLoggingKubeletRotation(t *testing.T) {
-	const n = 2000000
-	r := startMon(t, monOpts{Args: []string{"sh", "-c",
-		fmt.Sprintf("seq 1 %d & seq 1 %d >&2; wait; echo END; exec sleep 1000", n, n)}}).run()
+	const n, burst = 1000000, 2000
+	r := startMon(t, monOpts{Args: []string{"sh", "-c", fmt.Sprintf(
+		`w() { i=1; while [ $i -le %d ]; do seq $i $((i+%d)); usleep 1000; i=$((i+%d)); done; }; w & w >&2; wait; echo END; exec sleep 1000`,
+		n, burst-1, burst)}}).run()
 	r.waitLog("1\n", 10*time.Second)
 
 	var files []string
@@ -104,6 +110,8 @@ func TestLoggingKubeletRotation(t *testing.T) {
 		files = append(files, old)
 		writeCtl(t, r.Bundle, "2 0 0\n")
 		// The new file must appear at once (CRI-O waits for it).
+		// Polled every millisecond, not at testutil's pace: the more
+		// rotations fall into the writing, the more the test checks.
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 			if _, err := os.Stat(r.LogPath); err == nil {
 				break
@@ -198,12 +206,12 @@ func TestLoggingDiskFull(t *testing.T) {
 	c := dialAttach(t, filepath.Join(r.Bundle, "attach")) // before the start, as podman does
 	r.startCtr()
 
-	eventually(t, 60*time.Second, "a warning about the full disk", func() bool {
+	testutil.Eventually(t, 60*time.Second, "a warning about the full disk", func() bool {
 		return syslog.has("no space left on device")
 	})
 	// While it is full the log falls behind what the attach client gets
 	// (an entry may still squeeze into the file's last page now and then).
-	eventually(t, 60*time.Second, "attach output well past the end of the log", func() bool {
+	testutil.Eventually(t, 60*time.Second, "attach output well past the end of the log", func() bool {
 		return lastNumber(c.stream(2)) > lastNumber(fileTail(log, 200))+1000
 	})
 	if n := syslog.count("write log"); n != 1 {
@@ -217,7 +225,7 @@ func TestLoggingDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	freed := lastNumber(c.stream(2))
-	eventually(t, 60*time.Second, "logging to resume after space was freed", func() bool {
+	testutil.Eventually(t, 60*time.Second, "logging to resume after space was freed", func() bool {
 		return lastNumber(fileTail(log, 200)) > freed
 	})
 	if out, code := r.runc("kill", r.ID, "KILL"); code != 0 {
@@ -335,7 +343,7 @@ func TestLoggingAllowlist(t *testing.T) {
 			if !tc.rotates {
 				noFile(t, tc.log+".1", "rotated outside the allowed directories")
 				logHolds(t, tc.log, "line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8", "line 9", "line 10")
-				eventually(t, 10*time.Second, "a warning about the refused rotation", func() bool {
+				testutil.Eventually(t, 10*time.Second, "a warning about the refused rotation", func() bool {
 					return syslog.has("not in an allowed directory")
 				})
 				if n := syslog.count("not in an allowed directory"); n != 1 {

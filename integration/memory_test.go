@@ -42,17 +42,17 @@ func smapsRollup(pid int) (map[string]int, error) {
 }
 
 func TestPodmanIdleMemory(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	var names []string
 	for range memMonitors {
-		names = append(names, runD(t, nil, "sleep", "1000"))
+		names = append(names, pod.runD(t, nil, "sleep", "1000"))
 	}
 	// Let the monitors settle (first reads, lazily touched pages), as
 	// hack/bench-mem.sh does; what is measured is the idle state.
 	time.Sleep(time.Second)
 	var pss, dirty int
 	for _, name := range names {
-		in := inspect(t, name)
+		in := pod.inspect(t, name)
 		checkIsMonitor(t, in.State.ConmonPid)
 		m, err := smapsRollup(in.State.ConmonPid)
 		if err != nil {

@@ -30,55 +30,53 @@ import (
 const metricsSocket = "metrics.sock"
 
 var (
-	metricsEnvOnce sync.Once
-	metricsEnv     []string // podmanEnv, with monitors started with SHIM_METRICS=1
-	metricsEnvErr  error
+	metricsOnce   sync.Once
+	metricsPodman *podman // root's, with monitors started with SHIM_METRICS=1
+	metricsErr    error
 )
 
 // setupMetricsPodman is setupPodman plus a containers.conf that is
 // hack/containers.conf with `conmon_env_vars = ["SHIM_METRICS=1"]`.
-func setupMetricsPodman(t *testing.T) {
+func setupMetricsPodman(t *testing.T) *podman {
 	t.Helper()
 	if isRef {
 		t.Skip("metrics are shim's own: conmon has none")
 	}
-	setupPodman(t)
-	metricsEnvOnce.Do(func() {
+	pod := setupPodman(t)
+	metricsOnce.Do(func() {
 		base, err := os.ReadFile(filepath.Join(repoRoot, "hack", "containers.conf"))
 		if err != nil {
-			metricsEnvErr = err
+			metricsErr = err
 			return
 		}
 		if !bytes.Contains(base, []byte("\n[engine]")) {
-			metricsEnvErr = fmt.Errorf("hack/containers.conf has no [engine] table to extend")
+			metricsErr = fmt.Errorf("hack/containers.conf has no [engine] table to extend")
 			return
 		}
 		// [engine] is the file's last table, so a line at the end belongs to it.
 		conf := append(bytes.TrimRight(base, "\n"), "\nconmon_env_vars = [\"SHIM_METRICS=1\"]\n"...)
 		path := filepath.Join(workDir, "containers-metrics.conf")
-		if metricsEnvErr = os.WriteFile(path, conf, 0o644); metricsEnvErr != nil {
+		if metricsErr = os.WriteFile(path, conf, 0o644); metricsErr != nil {
 			return
 		}
-		metricsEnv = append(slices.Clone(podmanEnv), "CONTAINERS_CONF="+path) // the last one wins
+		mp := *pod
+		mp.env = append(slices.Clone(pod.env), "CONTAINERS_CONF="+path) // the last one wins
+		metricsPodman = &mp
 	})
-	if metricsEnvErr != nil {
-		t.Fatal(metricsEnvErr)
+	if metricsErr != nil {
+		t.Fatal(metricsErr)
 	}
+	return metricsPodman
 }
 
 // runMetricsCtr starts a detached container whose monitor serves metrics
 // and returns its name, id and bundle (podman's StaticDir).
-func runMetricsCtr(t *testing.T, args ...string) (name, id, bundle string) {
+func runMetricsCtr(t *testing.T, pod *podman, args ...string) (name, id, bundle string) {
 	t.Helper()
-	name = ctrName(t)
-	full := append(append([]string{"--conmon", shimBin}, podmanOpts...),
-		append([]string{"run", "-d", "--name", name, testImage}, args...)...)
-	out, errOut, code := runCmd(t, 2*time.Minute, metricsEnv, podmanBin, full...)
-	if code != 0 {
-		t.Fatalf("podman run: exit %d\n%s%s", code, out, errOut)
-	}
+	name = pod.ctrName(t)
+	out := pod.pmOK(t, append([]string{"run", "-d", "--name", name, testImage}, args...)...)
 	id = strings.TrimSpace(out)
-	bundle = strings.TrimSpace(pmOK(t, "inspect", "--format", "{{.StaticDir}}", name))
+	bundle = strings.TrimSpace(pod.pmOK(t, "inspect", "--format", "{{.StaticDir}}", name))
 	return name, id, bundle
 }
 

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // logBytes sums the content bytes of a k8s-file's entries per stream.
@@ -38,13 +40,13 @@ func logBytes(t *testing.T, path string) map[string]int {
 // bytes and lines per stream, the one partial line, and what the log file
 // holds.
 func TestMetricsPodmanCounts(t *testing.T) {
-	setupMetricsPodman(t)
-	name, id, bundle := runMetricsCtr(t, "sh", "-c",
+	pod := setupMetricsPodman(t)
+	name, id, bundle := runMetricsCtr(t, pod, "sh", "-c",
 		// One write per line and less than a read's worth (8 KiB) in all,
 		// so that no read ends mid-line: the only partial entry is "tail".
 		`i=1; while [ $i -le 1000 ]; do echo line$i; i=$((i+1)); done; seq 1 7 >&2; printf tail; echo ready >&2; exec sleep 1000`)
-	eventually(t, 30*time.Second, name+" to print ready on stderr", func() bool {
-		return strings.Contains(pm(t, "logs", name).Stderr, "ready")
+	testutil.Eventually(t, 30*time.Second, name+" to print ready on stderr", func() bool {
+		return strings.Contains(pod.pm(t, "logs", name).Stderr, "ready")
 	})
 
 	var out bytes.Buffer
@@ -56,7 +58,7 @@ func TestMetricsPodmanCounts(t *testing.T) {
 	k8s := func(stream string) []string { return []string{"driver", "k8s-file", "stream", stream} }
 	var fams = scrapeMonitor(t, bundle)
 	// The log file is written before the counters are added: wait for them.
-	eventually(t, 30*time.Second, "the stderr line count to reach 8", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the stderr line count to reach 8", func() bool {
 		fams = scrapeMonitor(t, bundle)
 		n, _ := sample(fams, "shim_log_lines_total", k8s("stderr")...)
 		return n == 8
@@ -108,10 +110,10 @@ func TestMetricsPodmanDisabled(t *testing.T) {
 	if isRef {
 		t.Skip("metrics are shim's own: conmon has none")
 	}
-	setupPodman(t)
-	name := runD(t, nil, "sh", "-c", "echo ready; exec sleep 1000")
-	waitRunning(t, name, "ready")
-	bundle := strings.TrimSpace(pmOK(t, "inspect", "--format", "{{.StaticDir}}", name))
+	pod := setupPodman(t)
+	name := pod.runD(t, nil, "sh", "-c", "echo ready; exec sleep 1000")
+	pod.waitRunning(t, name, "ready")
+	bundle := strings.TrimSpace(pod.pmOK(t, "inspect", "--format", "{{.StaticDir}}", name))
 	if _, err := os.Lstat(filepath.Join(bundle, "attach")); err != nil {
 		t.Fatalf("no attach socket in the bundle: %v", err)
 	}
@@ -149,16 +151,16 @@ func exporterScrape(t *testing.T, url string) map[string][]string {
 // store, serves their union in a text Prometheus' parser accepts, and drops
 // the one whose container exited.
 func TestMetricsExporter(t *testing.T) {
-	setupMetricsPodman(t)
+	pod := setupMetricsPodman(t)
 	var names, ids []string
 	for range 3 {
-		name, id, _ := runMetricsCtr(t, "sh", "-c", "echo ready; exec sleep 1000")
+		name, id, _ := runMetricsCtr(t, pod, "sh", "-c", "echo ready; exec sleep 1000")
 		names, ids = append(names, name), append(ids, id)
 	}
 	for _, n := range names {
-		waitRunning(t, n, "ready")
+		pod.waitRunning(t, n, "ready")
 	}
-	url := startExporter(t, podmanOpts[1]) // the store's --root
+	url := startExporter(t, pod.opts[1]) // the store's --root
 	ours := func(got []string) []string {
 		var out []string
 		for _, id := range got {
@@ -177,10 +179,10 @@ func TestMetricsExporter(t *testing.T) {
 		t.Fatalf("log byte samples for %q, want two per container", g)
 	}
 
-	pmOK(t, "kill", names[1])
-	waitExitCode(t, names[1])
+	pod.pmOK(t, "kill", names[1])
+	pod.waitExitCode(t, names[1])
 	want = slices.DeleteFunc(want, func(id string) bool { return id == ids[1] })
-	eventually(t, 30*time.Second, "the exited container to leave the exporter's output", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the exited container to leave the exporter's output", func() bool {
 		return slices.Equal(ours(exporterScrape(t, url)["goroutines"]), want)
 	})
 }
@@ -190,10 +192,10 @@ func TestMetricsExporter(t *testing.T) {
 // container's 200,000 lines still reach the log, and afterwards the counts
 // are exact and the socket answers.
 func TestMetricsHostileClients(t *testing.T) {
-	setupMetricsPodman(t)
-	name, id, bundle := runMetricsCtr(t, "sh", "-c",
+	pod := setupMetricsPodman(t)
+	name, id, bundle := runMetricsCtr(t, pod, "sh", "-c",
 		"echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; seq 1 200000; echo done; exec sleep 1000")
-	waitRunning(t, name, "ready")
+	pod.waitRunning(t, name, "ready")
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -245,9 +247,9 @@ func TestMetricsHostileClients(t *testing.T) {
 			}
 		}()
 	}
-	pmOK(t, "exec", name, "touch", "/tmp/go")
+	pod.pmOK(t, "exec", name, "touch", "/tmp/go")
 	logPath := filepath.Join(bundle, "ctr.log")
-	eventually(t, 60*time.Second, "all output to reach the log while the socket is under attack", func() bool {
+	testutil.Eventually(t, 60*time.Second, "all output to reach the log while the socket is under attack", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return bytes.Contains(b, []byte(" stdout F done\n"))
 	})
@@ -264,7 +266,7 @@ func TestMetricsHostileClients(t *testing.T) {
 		t.Fatalf("log has %d stdout lines, want 200002", lines)
 	}
 	var got float64
-	eventually(t, 30*time.Second, "the line count to settle", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the line count to settle", func() bool {
 		got, _ = sample(scrapeMonitor(t, bundle), "shim_log_lines_total",
 			"container_id", id, "driver", "k8s-file", "stream", "stdout")
 		return got == 200002

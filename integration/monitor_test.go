@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 type monOpts struct {
@@ -77,36 +79,6 @@ func seqpacketPair(t *testing.T) (*os.File, *os.File) {
 		t.Fatal(err)
 	}
 	return os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
-}
-
-// writeConfig writes bundle/config.json from the `runc spec` template.
-func writeConfig(t *testing.T, bundle string, o monOpts) {
-	t.Helper()
-	var spec map[string]any
-	if err := json.Unmarshal(specJSON, &spec); err != nil {
-		t.Fatal(err)
-	}
-	proc := spec["process"].(map[string]any)
-	proc["args"] = o.Args
-	proc["terminal"] = false
-	spec["root"] = map[string]any{"path": rootfs, "readonly": true}
-	if o.NoPidNS {
-		linux := spec["linux"].(map[string]any)
-		var keep []any
-		for _, ns := range linux["namespaces"].([]any) {
-			if ns.(map[string]any)["type"] != "pid" {
-				keep = append(keep, ns)
-			}
-		}
-		linux["namespaces"] = keep
-	}
-	b, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // startMon creates the bundle, starts the monitor and writes the start byte.
@@ -312,7 +284,7 @@ func (r *monRun) exitFile() string { return filepath.Join(r.ExitDir, r.ID) }
 func (r *monRun) waitExit(timeout time.Duration) string {
 	r.t.Helper()
 	var b []byte
-	eventually(r.t, timeout, "exit file "+r.exitFile(), func() bool {
+	testutil.Eventually(r.t, timeout, "exit file "+r.exitFile(), func() bool {
 		var err error
 		b, err = os.ReadFile(r.exitFile())
 		return err == nil
@@ -323,7 +295,7 @@ func (r *monRun) waitExit(timeout time.Duration) string {
 // waitLog waits until the log file contains s.
 func (r *monRun) waitLog(s string, timeout time.Duration) {
 	r.t.Helper()
-	eventually(r.t, timeout, fmt.Sprintf("%q in %s", s, r.LogPath), func() bool {
+	testutil.Eventually(r.t, timeout, fmt.Sprintf("%q in %s", s, r.LogPath), func() bool {
 		b, _ := os.ReadFile(r.LogPath)
 		return strings.Contains(string(b), s)
 	})

@@ -16,20 +16,20 @@ import (
 const memoryHog = `x=0123456789; while :; do x=$x$x; done`
 
 func TestPodmanOOM(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	if isRef {
 		// 2.1.6 writes ./oom into its cwd, which is podman's: ours.
 		t.Cleanup(func() { os.Remove("oom") })
 	}
 	limit := []string{"--memory", "32m", "--memory-swap", "32m"}
 	t.Run("hog_killed", func(t *testing.T) {
-		name := ctrName(t)
-		r := pm(t, append(append([]string{"run", "--name", name}, limit...), testImage, "sh", "-c", memoryHog)...)
+		name := pod.ctrName(t)
+		r := pod.pm(t, append(append([]string{"run", "--name", name}, limit...), testImage, "sh", "-c", memoryHog)...)
 		if r.Code != 137 {
 			t.Fatalf("podman run of a memory hog: exit %d, want 137\nstderr: %s", r.Code, r.Stderr)
 		}
 		headOnly(t, "2.1.6 writes ./oom relative to its cwd, which podman 4.3 does not read")
-		st := inspect(t, name).State
+		st := pod.inspect(t, name).State
 		if !st.OOMKilled || st.ExitCode != 137 {
 			t.Fatalf("inspect: OOMKilled %v, ExitCode %d; want true, 137", st.OOMKilled, st.ExitCode)
 		}
@@ -37,35 +37,35 @@ func TestPodmanOOM(t *testing.T) {
 	// Any OOM kill in the container's cgroup counts, also of a child while
 	// the main process exits 0 (§11.3, verified on conmon HEAD).
 	t.Run("child_killed_main_exits_0", func(t *testing.T) {
-		name := ctrName(t)
-		r := pm(t, append(append([]string{"run", "--name", name}, limit...), testImage,
+		name := pod.ctrName(t)
+		r := pod.pm(t, append(append([]string{"run", "--name", name}, limit...), testImage,
 			"sh", "-c", "sh -c '"+memoryHog+"'; echo child=$?")...)
 		if r.Code != 0 || !strings.Contains(r.Stdout, "child=137") {
 			t.Fatalf("exit %d, stdout %q: want 0 and child=137\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 		}
 		headOnly(t, "2.1.6 writes ./oom relative to its cwd, which podman 4.3 does not read")
-		if st := inspect(t, name).State; !st.OOMKilled {
+		if st := pod.inspect(t, name).State; !st.OOMKilled {
 			t.Fatalf("inspect: OOMKilled false after a child was OOM-killed")
 		}
 	})
 	t.Run("plain_exit_not_oom", func(t *testing.T) {
-		name := ctrName(t)
-		r := pm(t, append(append([]string{"run", "--name", name}, limit...), testImage, "sh", "-c", "exit 3")...)
+		name := pod.ctrName(t)
+		r := pod.pm(t, append(append([]string{"run", "--name", name}, limit...), testImage, "sh", "-c", "exit 3")...)
 		if r.Code != 3 {
 			t.Fatalf("exit %d, want 3\nstderr: %s", r.Code, r.Stderr)
 		}
-		if st := inspect(t, name).State; st.OOMKilled || st.ExitCode != 3 {
+		if st := pod.inspect(t, name).State; st.OOMKilled || st.ExitCode != 3 {
 			t.Fatalf("inspect: OOMKilled %v, ExitCode %d; want false, 3", st.OOMKilled, st.ExitCode)
 		}
 	})
 	t.Run("killed_not_oom", func(t *testing.T) {
-		name := runD(t, limit, "sleep", "1000")
-		waitRunning(t, name, "")
-		pmOK(t, "kill", name)
-		if code := waitExitCode(t, name); code != 137 {
+		name := pod.runD(t, limit, "sleep", "1000")
+		pod.waitRunning(t, name, "")
+		pod.pmOK(t, "kill", name)
+		if code := pod.waitExitCode(t, name); code != 137 {
 			t.Fatalf("exit %d after kill, want 137", code)
 		}
-		if st := inspect(t, name).State; st.OOMKilled {
+		if st := pod.inspect(t, name).State; st.OOMKilled {
 			t.Fatal("inspect: a SIGKILLed container reported OOMKilled")
 		}
 	})

@@ -5,15 +5,15 @@ import (
 )
 
 func TestPodmanJournald(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	ensureJournald(t)
-	name := ctrName(t)
-	r := pm(t, "run", "--name", name, "--log-driver", "journald", testImage,
+	name := pod.ctrName(t)
+	r := pod.pm(t, "run", "--name", name, "--log-driver", "journald", testImage,
 		"sh", "-c", "echo hello; sleep 0.1; echo err >&2; sleep 0.1; printf part")
 	if r.Code != 0 {
 		t.Fatalf("podman run --log-driver journald: exit %d: %s", r.Code, r.Stderr)
 	}
-	id := inspect(t, name).ID
+	id := pod.inspect(t, name).ID
 
 	// The journal entries, with the fields podman reads (§10.4).
 	type entry struct {
@@ -37,7 +37,7 @@ func TestPodmanJournald(t *testing.T) {
 		}
 	}
 
-	lr := pm(t, "logs", name)
+	lr := pod.pm(t, "logs", name)
 	if lr.Code != 0 || lr.Stdout != "hello\npart" || lr.Stderr != "err\n" {
 		t.Fatalf("podman logs: exit %d, stdout %q (want %q), stderr %q (want %q)", lr.Code, lr.Stdout, "hello\npart", lr.Stderr, "err\n")
 	}

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func TestPodmanRunExitCodes(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -28,13 +30,13 @@ func TestPodmanRunExitCodes(t *testing.T) {
 		{"137_self_kill", []string{"--pid", "host"}, []string{"sh", "-c", "kill -9 $$"}, 137},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			name := ctrName(t)
+			name := pod.ctrName(t)
 			args := append(append([]string{"run", "--name", name}, tc.extra...), testImage)
-			r := pm(t, append(args, tc.args...)...)
+			r := pod.pm(t, append(args, tc.args...)...)
 			if r.Code != tc.want {
 				t.Fatalf("podman run exited %d, want %d\nstderr: %s", r.Code, tc.want, r.Stderr)
 			}
-			if in := inspect(t, name); in.State.ExitCode != tc.want || in.State.Running {
+			if in := pod.inspect(t, name); in.State.ExitCode != tc.want || in.State.Running {
 				t.Fatalf("inspect: %+v, want exited with %d", in.State, tc.want)
 			}
 		})
@@ -42,15 +44,15 @@ func TestPodmanRunExitCodes(t *testing.T) {
 }
 
 func TestPodmanRunStdio(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	t.Run("stdout_stderr_apart", func(t *testing.T) {
-		r := pm(t, "run", "--rm", testImage, "sh", "-c", "echo out; sleep 0.1; echo err >&2; sleep 0.1; echo out2")
+		r := pod.pm(t, "run", "--rm", testImage, "sh", "-c", "echo out; sleep 0.1; echo err >&2; sleep 0.1; echo out2")
 		if r.Code != 0 || r.Stdout != "out\nout2\n" || r.Stderr != "err\n" {
 			t.Fatalf("podman run: exit %d, stdout %q (want %q), stderr %q (want %q)", r.Code, r.Stdout, "out\nout2\n", r.Stderr, "err\n")
 		}
 	})
 	t.Run("stdin", func(t *testing.T) {
-		cmd := podmanCmd("run", "--rm", "-i", testImage, "sh", "-c", "cat; echo done")
+		cmd := pod.cmd("run", "--rm", "-i", testImage, "sh", "-c", "cat; echo done")
 		cmd.Stdin = strings.NewReader("line one\nline two\n")
 		out, err := cmd.Output()
 		if err != nil || string(out) != "line one\nline two\ndone\n" {
@@ -59,57 +61,57 @@ func TestPodmanRunStdio(t *testing.T) {
 	})
 	t.Run("tty", func(t *testing.T) {
 		// Console socket + pty (§7): ONLCR gives \r\n; exit code passes through.
-		r := pm(t, "run", "--rm", "-t", testImage, "sh", "-c", "echo hi; tty; exit 3")
+		r := pod.pm(t, "run", "--rm", "-t", testImage, "sh", "-c", "echo hi; tty; exit 3")
 		if r.Code != 3 || !regexp.MustCompile(`^hi\r\n/dev/pts/\d+\r\n$`).MatchString(r.Stdout) {
 			t.Fatalf("podman run -t: exit %d (want 3), stdout %q (want \"hi\\r\\n/dev/pts/N\\r\\n\")\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 		}
 	})
 	t.Run("rm", func(t *testing.T) {
-		name := ctrName(t)
-		pmOK(t, "run", "--rm", "--name", name, testImage, "true")
-		if r := pm(t, "container", "exists", name); r.Code != 1 {
+		name := pod.ctrName(t)
+		pod.pmOK(t, "run", "--rm", "--name", name, testImage, "true")
+		if r := pod.pm(t, "container", "exists", name); r.Code != 1 {
 			t.Fatalf("container exists after run --rm: exit %d", r.Code)
 		}
 	})
 	t.Run("rm_detached", func(t *testing.T) {
 		// Removal is done by the exit command the monitor runs (podman container cleanup --rm).
-		name := ctrName(t)
-		pmOK(t, "run", "-d", "--rm", "--name", name, testImage, "true")
-		eventually(t, 30*time.Second, "run -d --rm container to be removed", func() bool {
-			return pm(t, "container", "exists", name).Code == 1
+		name := pod.ctrName(t)
+		pod.pmOK(t, "run", "-d", "--rm", "--name", name, testImage, "true")
+		testutil.Eventually(t, 30*time.Second, "run -d --rm container to be removed", func() bool {
+			return pod.pm(t, "container", "exists", name).Code == 1
 		})
 	})
 }
 
 func TestPodmanLogs(t *testing.T) {
-	setupPodman(t)
-	name := runD(t, nil, "sh", "-c", "echo one; sleep 0.1; echo two >&2; sleep 0.1; printf three")
-	if code := waitExitCode(t, name); code != 0 {
+	pod := setupPodman(t)
+	name := pod.runD(t, nil, "sh", "-c", "echo one; sleep 0.1; echo two >&2; sleep 0.1; printf three")
+	if code := pod.waitExitCode(t, name); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
-	r := pm(t, "logs", name)
+	r := pod.pm(t, "logs", name)
 	if r.Code != 0 || r.Stdout != "one\nthree" || r.Stderr != "two\n" {
 		t.Fatalf("podman logs: exit %d, stdout %q (want %q), stderr %q (want %q)", r.Code, r.Stdout, "one\nthree", r.Stderr, "two\n")
 	}
 }
 
 func TestPodmanLogsTail(t *testing.T) {
-	setupPodman(t)
-	name := runD(t, nil, "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done")
-	waitExitCode(t, name)
-	if out := pmOK(t, "logs", "--tail", "2", name); out != "line4\nline5\n" {
+	pod := setupPodman(t)
+	name := pod.runD(t, nil, "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done")
+	pod.waitExitCode(t, name)
+	if out := pod.pmOK(t, "logs", "--tail", "2", name); out != "line4\nline5\n" {
 		t.Fatalf("podman logs --tail 2: %q", out)
 	}
-	if out := pmOK(t, "logs", name); out != "line1\nline2\nline3\nline4\nline5\n" {
+	if out := pod.pmOK(t, "logs", name); out != "line1\nline2\nline3\nline4\nline5\n" {
 		t.Fatalf("podman logs: %q", out)
 	}
 }
 
 func TestPodmanLogsFollow(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	t.Parallel()
-	name := runD(t, nil, "sh", "-c", "for i in 1 2 3 4 5 6; do echo tick$i; sleep 0.3; done")
-	cmd := podmanCmd("logs", "-f", name)
+	name := pod.runD(t, nil, "sh", "-c", "for i in 1 2 3 4 5 6; do echo tick$i; sleep 0.3; done")
+	cmd := pod.cmd("logs", "-f", name)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -162,10 +164,10 @@ loop:
 }
 
 func TestPodmanExec(t *testing.T) {
-	setupPodman(t)
-	name := runD(t, nil, "sh", "-c", "echo ready; sleep 1000")
-	waitRunning(t, name, "ready")
-	r := pm(t, "exec", name, "sh", "-c", "echo exec-out; echo exec-err >&2; exit 4")
+	pod := setupPodman(t)
+	name := pod.runD(t, nil, "sh", "-c", "echo ready; sleep 1000")
+	pod.waitRunning(t, name, "ready")
+	r := pod.pm(t, "exec", name, "sh", "-c", "echo exec-out; echo exec-err >&2; exit 4")
 	if r.Code != 4 || r.Stdout != "exec-out\n" || r.Stderr != "exec-err\n" {
 		t.Fatalf("podman exec: exit %d (want 4), stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
@@ -173,17 +175,17 @@ func TestPodmanExec(t *testing.T) {
 	// right away (podman attaches before start byte #2, §5.4).
 	for i := 0; i < 15; i++ {
 		want := fmt.Sprintf("quick %d\n", i)
-		if r := pm(t, "exec", name, "echo", "quick", strconv.Itoa(i)); r.Code != 0 || r.Stdout != want {
+		if r := pod.pm(t, "exec", name, "echo", "quick", strconv.Itoa(i)); r.Code != 0 || r.Stdout != want {
 			t.Fatalf("podman exec echo (try %d): exit %d, stdout %q, want %q\nstderr: %s", i, r.Code, r.Stdout, want, r.Stderr)
 		}
 	}
-	cmd := podmanCmd("exec", "-i", name, "cat")
+	cmd := pod.cmd("exec", "-i", name, "cat")
 	cmd.Stdin = strings.NewReader("to exec\n")
 	if out, err := cmd.Output(); err != nil || string(out) != "to exec\n" {
 		t.Fatalf("podman exec -i cat: %v, %q", err, out)
 	}
-	if out := pmOK(t, "exec", "-t", name, "tty"); !regexp.MustCompile(`^/dev/pts/\d+\r\n$`).MatchString(out) {
+	if out := pod.pmOK(t, "exec", "-t", name, "tty"); !regexp.MustCompile(`^/dev/pts/\d+\r\n$`).MatchString(out) {
 		t.Fatalf("podman exec -t tty: %q", out)
 	}
-	pmOK(t, "exec", "-d", name, "sh", "-c", "echo detached > /dev/null")
+	pod.pmOK(t, "exec", "-d", name, "sh", "-c", "echo detached > /dev/null")
 }

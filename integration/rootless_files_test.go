@@ -12,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // rlBundle writes a rootless runc bundle for args, owned by the user.
@@ -21,11 +25,10 @@ func (u *rlUser) rlBundle(t *testing.T, bundle string, args ...string) {
 		t.Fatalf("runc spec --rootless: %v\n%s", err, out)
 	}
 	// The file stays the user's: patchConfig rewrites it in place.
-	patchConfig(t, bundle, func(spec map[string]any) {
-		proc := spec["process"].(map[string]any)
-		proc["args"] = args
-		proc["terminal"] = false
-		spec["root"] = map[string]any{"path": rootfs, "readonly": true}
+	patchConfig(t, bundle, func(s *specs.Spec) {
+		s.Process.Args = args
+		s.Process.Terminal = false
+		s.Root = &specs.Root{Path: rootfs, Readonly: true}
 	})
 }
 
@@ -60,7 +63,7 @@ func TestRootlessMonitorFiles(t *testing.T) {
 	mon := u.command("/bin/sh", append([]string{"-c", `umask 022 && exec "$0" "$@"`, u.mon}, args...)...)
 	// The first process exits once the daemon runs; until then its stderr
 	// shows the diagnostics of the steps that need privileges.
-	r := u.runTimeout(t, time.Minute, mon)
+	r := runTimeout(t, time.Minute, mon)
 	if r.Code != 0 {
 		t.Fatalf("monitor as %s exited %d\nstderr: %s", u.name, r.Code, r.Stderr)
 	}
@@ -93,7 +96,7 @@ func TestRootlessMonitorFiles(t *testing.T) {
 	}
 
 	// The daemon makes these before it starts the runtime.
-	eventually(t, 30*time.Second, "runc create to finish", func() bool {
+	testutil.Eventually(t, 30*time.Second, "runc create to finish", func() bool {
 		out, err := runc("state", id)
 		return err == nil && strings.Contains(out, `"status": "created"`)
 	})
@@ -110,7 +113,7 @@ func TestRootlessMonitorFiles(t *testing.T) {
 		t.Fatalf("runc start: %v\n%s", err, out)
 	}
 	exitFile := filepath.Join(exits, id)
-	eventually(t, 30*time.Second, "the exit file", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the exit file", func() bool {
 		_, err := os.Stat(exitFile)
 		return err == nil
 	})

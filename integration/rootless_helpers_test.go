@@ -8,10 +8,8 @@ package integration
 // podman process itself.
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -23,24 +21,19 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
-// rlUser is the unprivileged user and what it needs to run podman.
+// rlUser is the unprivileged user and what it needs to run podman; its
+// podman (the embedded runner) runs as the user.
 type rlUser struct {
+	*podman
 	name   string
 	uid    int
 	gid    int
 	groups []uint32
 	home   string
-	runDir string   // its XDG_RUNTIME_DIR
-	dir    string   // readable by the user: the monitor copy, containers.conf
-	mon    string   // the monitor under test, copied where the user can run it
-	env    []string // the whole environment of its commands
-	opts   []string // podman's global options (without --conmon)
-	// podmanBin is podman's path (not the root tests' variable, which
-	// their own setup sets).
-	podmanBin string
+	runDir string // its XDG_RUNTIME_DIR
+	dir    string // readable by the user: the monitor copy, containers.conf
 }
 
 var (
@@ -70,7 +63,8 @@ func newRootless(name string) (*rlUser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hack/make-user.sh %s: %v\n%s", name, err, rlStderr(err))
 	}
-	u := rlUser{name: name, podmanBin: bin}
+	u := &rlUser{name: name}
+	u.podman = &podman{user: u, bin: bin}
 	if _, err := fmt.Sscan(string(out), &u.uid, &u.gid, &u.home, &u.runDir); err != nil {
 		return nil, fmt.Errorf("hack/make-user.sh printed %q: %v", out, err)
 	}
@@ -124,37 +118,12 @@ func newRootless(name string) (*rlUser, error) {
 		return nil, err
 	}
 	u.removeLeftovers()
-	return &u, nil
-}
-
-// rlNamePrefix starts the names of the rootless tests' containers; the pid
-// of the test process follows, so that a run removes only what runs that
-// ended without cleaning up left behind, never the containers of another
-// test process using the same user at the same time.
-const rlNamePrefix = "shimrl-"
-
-// removeLeftovers removes the containers of test processes that are gone.
-func (u *rlUser) removeLeftovers() {
-	out, err := u.podman("ps", "-a", "--format", "{{.Names}}", "--filter", "name=^"+rlNamePrefix).Output()
-	if err != nil {
-		return
-	}
-	var stale []string
-	for _, name := range strings.Fields(string(out)) {
-		pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, rlNamePrefix), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || !alive(pid) || !strings.HasSuffix(exeOf(pid), ".test") {
-			stale = append(stale, name)
-		}
-	}
-	if len(stale) > 0 {
-		u.podman(append([]string{"rm", "-f", "-t", "0"}, stale...)...).Run()
-	}
+	return u, nil
 }
 
 // importImage puts the busybox rootfs (setup's) into the user's own store.
 func (u *rlUser) importImage() error {
-	if u.podman("image", "exists", testImage).Run() == nil {
+	if u.cmd("image", "exists", testImage).Run() == nil {
 		return nil
 	}
 	tarball := filepath.Join(u.dir, "rootfs.tar")
@@ -166,7 +135,7 @@ func (u *rlUser) importImage() error {
 		return err
 	}
 	// The same image as hack/make-image.sh makes for root.
-	imp := u.podman("import", "--quiet", "--change", `CMD ["/bin/sh"]`,
+	imp := u.cmd("import", "--quiet", "--change", `CMD ["/bin/sh"]`,
 		"--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		tarball, testImage)
 	if out, err := imp.CombinedOutput(); err != nil {
@@ -216,132 +185,6 @@ func (u *rlUser) command(name string, args ...string) *exec.Cmd {
 		Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: u.groups},
 	}
 	return cmd
-}
-
-// podman builds `podman --conmon <monitor under test> ...` as the user.
-func (u *rlUser) podman(args ...string) *exec.Cmd {
-	return u.command(u.podmanBin, append(append([]string{"--conmon", u.mon}, u.opts...), args...)...)
-}
-
-// pm runs podman as the user (2 min timeout).
-func (u *rlUser) pm(t *testing.T, args ...string) result {
-	t.Helper()
-	return u.runTimeout(t, 2*time.Minute, u.podman(args...))
-}
-
-// runTimeout runs cmd and returns its output and exit code.
-func (u *rlUser) runTimeout(t *testing.T, timeout time.Duration, cmd *exec.Cmd) result {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", cmd, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(timeout):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s: timed out after %v\nstdout: %s\nstderr: %s", cmd, timeout, stdout.String(), stderr.String())
-	}
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("%s: %v", cmd, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{stdout.String(), stderr.String(), code}
-}
-
-func (u *rlUser) pmOK(t *testing.T, args ...string) string {
-	t.Helper()
-	r := u.pm(t, args...)
-	if r.Code != 0 {
-		t.Fatalf("podman %s (as %s): exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), u.name, r.Code, r.Stdout, r.Stderr)
-	}
-	return r.Stdout
-}
-
-// ctrName returns a fresh container name, removed when the test ends.
-func (u *rlUser) ctrName(t *testing.T) string {
-	t.Helper()
-	name := fmt.Sprintf("%s%d-%s", rlNamePrefix, os.Getpid(), newID()[len("shimtest"):])
-	t.Cleanup(func() { u.podman("rm", "-f", "-t", "0", name).Run() })
-	return name
-}
-
-// runD starts a detached container running args and returns its name.
-func (u *rlUser) runD(t *testing.T, extra []string, args ...string) string {
-	t.Helper()
-	name := u.ctrName(t)
-	a := append([]string{"run", "-d", "--name", name}, extra...)
-	u.pmOK(t, append(append(a, testImage), args...)...)
-	return name
-}
-
-// rlInspect is what the rootless tests read from podman inspect.
-type rlInspect struct {
-	inspectOut
-	StaticDir  string
-	HostConfig struct{ LogConfig struct{ Path string } }
-}
-
-func (u *rlUser) inspect(t *testing.T, name string) rlInspect {
-	t.Helper()
-	out := u.pmOK(t, "inspect", "--type", "container", name)
-	var v []rlInspect
-	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v) != 1 {
-		t.Fatalf("podman inspect %s: %v\n%s", name, err, out)
-	}
-	return v[0]
-}
-
-// waitRunning waits until the container runs and its output contains marker.
-func (u *rlUser) waitRunning(t *testing.T, name, marker string) rlInspect {
-	t.Helper()
-	eventually(t, 30*time.Second, name+" to print "+strconv.Quote(marker), func() bool {
-		r := u.pm(t, "logs", name)
-		return r.Code == 0 && strings.Contains(r.Stdout, marker)
-	})
-	in := u.inspect(t, name)
-	if !in.State.Running {
-		t.Fatalf("%s is not running: %+v", name, in.State)
-	}
-	return in
-}
-
-// waitExitCode runs `podman wait` and returns the exit code it prints.
-func (u *rlUser) waitExitCode(t *testing.T, name string) int {
-	t.Helper()
-	out := strings.TrimSpace(u.pmOK(t, "wait", name))
-	n, err := strconv.Atoi(out)
-	if err != nil {
-		t.Fatalf("podman wait %s printed %q", name, out)
-	}
-	return n
-}
-
-// checkMonitor fails unless pid is a live monitor (the copy under test)
-// running as the user, not as root.
-func (u *rlUser) checkMonitor(t *testing.T, pid int) {
-	t.Helper()
-	if !alive(pid) {
-		t.Fatalf("monitor pid %d is not alive", pid)
-	}
-	if exe := exeOf(pid); !sameFile(exe, u.mon) {
-		t.Fatalf("/proc/%d/exe = %q, want the monitor under test %s", pid, exe, u.mon)
-	}
-	ids := rlProcUIDs(t, pid)
-	for _, id := range ids {
-		if id != u.uid {
-			t.Fatalf("monitor %d runs with uids %v, want all %d (%s)", pid, ids, u.uid, u.name)
-		}
-	}
 }
 
 // rlProcUIDs returns the real, effective, saved and fs uid of pid as the

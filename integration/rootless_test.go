@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func TestRootlessRunExitCodes(t *testing.T) {
@@ -62,7 +64,7 @@ func TestRootlessRunRm(t *testing.T) {
 		// Removed by the exit command the monitor runs as the user.
 		name := u.ctrName(t)
 		u.pmOK(t, "run", "-d", "--rm", "--name", name, testImage, "true")
-		eventually(t, 30*time.Second, "run -d --rm container to be removed", func() bool {
+		testutil.Eventually(t, 30*time.Second, "run -d --rm container to be removed", func() bool {
 			return u.pm(t, "container", "exists", name).Code == 1
 		})
 	})
@@ -74,7 +76,7 @@ func TestRootlessLogsFollow(t *testing.T) {
 	// The container prints its second line only after the test has seen
 	// the first one through `logs -f`: following, not a dump at the end.
 	name := u.runD(t, nil, "sh", "-c", `trap "echo tick2; printf tick3; exit 0" USR1; echo tick1; sleep 1000 & wait`)
-	cmd := u.podman("logs", "-f", name)
+	cmd := u.cmd("logs", "-f", name)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -152,16 +154,16 @@ func TestRootlessExecStdin1MiB(t *testing.T) {
 	}
 	sum := sha256.Sum256(data)
 	want := hex.EncodeToString(sum[:]) + "  -\n"
-	cmd := u.podman("exec", "-i", name, "sh", "-c", "sha256sum; echo eof-seen >&2")
+	cmd := u.cmd("exec", "-i", name, "sh", "-c", "sha256sum; echo eof-seen >&2")
 	cmd.Stdin = strings.NewReader(string(data))
-	r := u.runTimeout(t, 2*time.Minute, cmd)
+	r := runTimeout(t, 2*time.Minute, cmd)
 	if r.Code != 0 || r.Stdout != want || r.Stderr != "eof-seen\n" {
 		t.Fatalf("podman exec -i sha256sum of 1 MiB: exit %d, stdout %q (want %q), stderr %q", r.Code, r.Stdout, want, r.Stderr)
 	}
 	// And back out: 1 MiB through cat, byte for byte.
-	cmd = u.podman("exec", "-i", name, "cat")
+	cmd = u.cmd("exec", "-i", name, "cat")
 	cmd.Stdin = strings.NewReader(string(data))
-	r = u.runTimeout(t, 2*time.Minute, cmd)
+	r = runTimeout(t, 2*time.Minute, cmd)
 	if r.Code != 0 || r.Stdout != string(data) {
 		t.Fatalf("podman exec -i cat of 1 MiB: exit %d, got %d bytes back (equal: %v), stderr %q", r.Code, len(r.Stdout), r.Stdout == string(data), r.Stderr)
 	}

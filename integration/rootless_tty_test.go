@@ -8,87 +8,25 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
-// rlTmux is a tmux server of the user's with one pane running a command.
-type rlTmux struct {
-	t    *testing.T
-	u    *rlUser
-	sock string
-}
-
-// rlShellQuote quotes s for sh.
-func rlShellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// tmux starts argv in a detached cols×rows tmux pane as the user. The pane
-// stays after the command ends and shows "pane-exit=<status>".
-func (u *rlUser) tmux(t *testing.T, cols, rows int, argv ...string) *rlTmux {
+// tmux starts the sh command line cmd in a cols×rows terminal run by the
+// user.
+func (u *rlUser) tmux(t *testing.T, cols, rows int, cmd string) *testutil.Tmux {
 	t.Helper()
-	dir := u.tempDir(t)
-	conf := filepath.Join(dir, "tmux.conf")
-	if err := os.WriteFile(conf, []byte("set -g remain-on-exit on\nset -g default-shell /bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	x := &rlTmux{t: t, u: u, sock: filepath.Join(dir, "tmux.sock")}
-	var q []string
-	for _, a := range argv {
-		q = append(q, rlShellQuote(a))
-	}
-	cmd := strings.Join(q, " ") + `; echo "pane-exit=$?"`
-	x.run("-f", conf, "new-session", "-d", "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), cmd)
-	t.Cleanup(func() { u.command("tmux", "-S", x.sock, "kill-server").Run() })
-	return x
-}
-
-func (x *rlTmux) run(args ...string) string {
-	x.t.Helper()
-	out, err := x.u.command("tmux", append([]string{"-S", x.sock}, args...)...).CombinedOutput()
-	if err != nil {
-		x.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// screen returns the pane's contents (with scrollback).
-func (x *rlTmux) screen() string { return x.run("capture-pane", "-p", "-S", "-200") }
-
-// enterUntil presses Enter every 200 ms until the screen contains want.
-func (x *rlTmux) enterUntil(want string) {
-	x.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(x.screen(), want) {
-		if time.Now().After(deadline) {
-			x.t.Fatalf("the pane never showed %q:\n%s", want, x.screen())
-		}
-		x.run("send-keys", "Enter")
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// exitStatus waits for the pane's command to end and returns its status,
-// which the pane's shell prints: tmux's own #{pane_dead_status} stays empty
-// when the server misses the SIGCHLD (seen with tmux 3.3a under load).
-func (x *rlTmux) exitStatus() int {
-	x.t.Helper()
-	re := regexp.MustCompile(`pane-exit=(\d+)`)
-	var m []string
-	deadline := time.Now().Add(60 * time.Second)
-	for m = re.FindStringSubmatch(x.screen()); m == nil; m = re.FindStringSubmatch(x.screen()) {
-		if time.Now().After(deadline) {
-			ps, _ := exec.Command("ps", "-u", strconv.Itoa(x.u.uid), "-o", "pid,ppid,stat,args").CombinedOutput()
-			x.t.Fatalf("the command in the pane still runs after 60s; screen:\n%s\nthe user's processes:\n%s", x.screen(), ps)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	return testutil.NewTmux(t, testutil.TmuxConfig{
+		Cols: cols, Rows: rows, Dir: u.tempDir(t), Command: u.command,
+		Diag: func() string {
+			ps, _ := exec.Command("ps", "-u", strconv.Itoa(u.uid), "-o", "pid,ppid,stat,args").CombinedOutput()
+			return "the user's processes:\n" + string(ps)
+		},
+	}, cmd)
 }
 
 // rlSizeLoop prints the terminal size on each empty line and exits with
@@ -99,24 +37,22 @@ func rlSizeLoop(status int) []string {
 
 // rlCheckResize drives a rlSizeLoop in a 100×30 pane: the size reaches the
 // container, a resize of the window follows, q ends it with want.
-func rlCheckResize(t *testing.T, x *rlTmux, want int) {
+func rlCheckResize(t *testing.T, x *testutil.Tmux, want int) {
 	t.Helper()
-	x.enterUntil("30 100")
-	x.run("resize-window", "-x", "120", "-y", "40")
-	x.enterUntil("40 120")
-	x.run("send-keys", "-l", "q")
-	x.run("send-keys", "Enter")
-	if got := x.exitStatus(); got != want {
-		t.Fatalf("podman exited %d, want %d; screen:\n%s", got, want, x.screen())
+	x.EnterUntil("30 100")
+	x.Resize(120, 40)
+	x.EnterUntil("40 120")
+	x.TypeLine("q")
+	if got := x.ExitStatus(); got != want {
+		t.Fatalf("podman exited %d, want %d; screen:\n%s", got, want, x.Screen())
 	}
 }
 
 func TestRootlessRunTTYResize(t *testing.T) {
 	u := setupRootless(t)
 	name := u.ctrName(t)
-	argv := append([]string{u.podmanBin, "--conmon", u.mon}, u.opts...)
-	argv = append(append(argv, "run", "-it", "--name", name, testImage), rlSizeLoop(6)...)
-	rlCheckResize(t, u.tmux(t, 100, 30, argv...), 6)
+	line := u.line(append([]string{"run", "-it", "--name", name, testImage}, rlSizeLoop(6)...)...)
+	rlCheckResize(t, u.tmux(t, 100, 30, line), 6)
 	if in := u.inspect(t, name); in.State.ExitCode != 6 {
 		t.Fatalf("inspect: %+v, want exit code 6", in.State)
 	}
@@ -126,9 +62,8 @@ func TestRootlessExecTTYResize(t *testing.T) {
 	u := setupRootless(t)
 	name := u.runD(t, nil, "sh", "-c", "echo ready; sleep 1000")
 	u.waitRunning(t, name, "ready")
-	argv := append([]string{u.podmanBin, "--conmon", u.mon}, u.opts...)
-	argv = append(append(argv, "exec", "-it", name), rlSizeLoop(7)...)
-	rlCheckResize(t, u.tmux(t, 100, 30, argv...), 7)
+	line := u.line(append([]string{"exec", "-it", name}, rlSizeLoop(7)...)...)
+	rlCheckResize(t, u.tmux(t, 100, 30, line), 7)
 	if in := u.inspect(t, name); !in.State.Running {
 		t.Fatalf("the container stopped with its exec session: %+v", in.State)
 	}
@@ -139,9 +74,9 @@ func TestRootlessAttach(t *testing.T) {
 	name := u.runD(t, []string{"-i"}, "sh", "-c",
 		`echo ready; while read l; do echo "got $l"; [ "$l" = quit ] && exit 4; done`)
 	u.waitRunning(t, name, "ready")
-	cmd := u.podman("attach", name)
+	cmd := u.cmd("attach", name)
 	cmd.Stdin = strings.NewReader("hello\nquit\n")
-	r := u.runTimeout(t, time.Minute, cmd)
+	r := runTimeout(t, time.Minute, cmd)
 	// podman 4.3 ends a non-tty attach session with a "\n" of its own
 	// (with conmon too).
 	if want := "got hello\ngot quit\n\n"; r.Stdout != want {

@@ -18,7 +18,7 @@ import (
 )
 
 func TestPodmanSdnotifyContainer(t *testing.T) {
-	setupPodman(t)
+	pod := setupPodman(t)
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
@@ -38,10 +38,10 @@ func TestPodmanSdnotifyContainer(t *testing.T) {
 		}
 	}()
 
-	name := ctrName(t)
+	name := pod.ctrName(t)
 	script := `ln -s /run/notify/notify.sock /dev/log && ` +
 		`logger -t app "$(printf '\nMAINPID=4242\nREADY=1\nSTATUS=serving\nFDSTORE=1')" && echo sent; sleep 1000`
-	cmd := podmanCmd("run", "-d", "--name", name, "--sdnotify=container", testImage, "sh", "-c", script)
+	cmd := pod.cmd("run", "-d", "--name", name, "--sdnotify=container", testImage, "sh", "-c", script)
 	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("podman run: %v\n%s", err, out)
@@ -60,7 +60,7 @@ func TestPodmanSdnotifyContainer(t *testing.T) {
 			t.Fatalf("no READY=1 reached NOTIFY_SOCKET; got %q", got)
 		}
 	}
-	in := waitRunning(t, name, "sent")
+	in := pod.waitRunning(t, name, "sent")
 	if strings.Contains(ready, "4242") || strings.Contains(ready, "FDSTORE") || strings.Contains(ready, "app:") {
 		t.Fatalf("relay forwarded lines outside the allowlist: %q", ready)
 	}
@@ -105,7 +105,7 @@ func TestPodmanSdnotifyContainer(t *testing.T) {
 // holds config.json and, for the monitor, attach/ctl/notify).
 func bundleOf(t *testing.T, name string) string {
 	t.Helper()
-	out := strings.TrimSpace(pmOK(t, "inspect", "--format", "{{.OCIConfigPath}}", name))
+	out := strings.TrimSpace(setupPodman(t).pmOK(t, "inspect", "--format", "{{.OCIConfigPath}}", name))
 	if out == "" {
 		t.Fatalf("no OCIConfigPath for %s", name)
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // TestJournalWaitsForQueue: more entries than journald's receive queue
@@ -38,11 +39,7 @@ func TestJournalWaitsForQueue(t *testing.T) {
 		}
 		done <- nil
 	}()
-	for deadline := time.Now().Add(10 * time.Second); j.conn.retries.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the sender never found the queue full")
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the sender to find the queue full", func() bool { return j.conn.retries.Load() != 0 })
 	for i := 0; i < n; i++ {
 		if fs := s.entry(t); fs[0].value != strconv.Itoa(i)+"\n" {
 			t.Fatalf("entry %d is %q", i, fs[0].value)
@@ -82,7 +79,7 @@ func TestJournalReconnects(t *testing.T) {
 // TestJournalNoFdLeak: sends, memfd sends and Close leave no fd behind.
 func TestJournalNoFdLeak(t *testing.T) {
 	s := newFakeJournal(t)
-	before := countFds(t)
+	before := testutil.OpenFds(t)
 	j, err := NewJournal(JournalOptions{Socket: s.path, ContainerID: testCID})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +102,7 @@ func TestJournalNoFdLeak(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if after := countFds(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("fds before %d, after %d", before, after)
 	}
 }

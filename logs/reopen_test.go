@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func exists(p string) bool {
@@ -289,20 +290,11 @@ func TestLogFileMode(t *testing.T) {
 	}
 }
 
-func countFds(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // TestNoFdLeak: opening, reopening (both modes, also failing ones) and
 // closing leave the process with the fds it had.
 func TestNoFdLeak(t *testing.T) {
 	dir := t.TempDir()
-	before := countFds(t)
+	before := testutil.OpenFds(t)
 	for _, rotate := range []bool{false, true} {
 		p := filepath.Join(dir, fmt.Sprintf("ctr-%v.log", rotate))
 		f, err := OpenK8sLog(p, FileOptions{Rotate: rotate, SizeMax: 60})
@@ -330,7 +322,7 @@ func TestNoFdLeak(t *testing.T) {
 	w.Write(stream.Stdout, []byte("x\n"))
 	w.Reopen()
 	w.Close(true)
-	if after := countFds(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("fds before %d, after %d", before, after)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // parse reads the exposition with Prometheus' own text parser.
@@ -186,7 +188,7 @@ func TestOffCostsNothing(t *testing.T) {
 	var c *Container
 	resize := func(rows, cols uint16) error { return nil }
 	dir := t.TempDir()
-	before := countFDs(t)
+	before := testutil.OpenFds(t)
 	allocs := testing.AllocsPerRun(100, func() {
 		c.Started(nil)
 		c.Exited(0)
@@ -198,7 +200,7 @@ func TestOffCostsNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("%v allocations per round of hooks on a nil Container", allocs)
 	}
-	if after := countFDs(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("%d fds open, %d before", after, before)
 	}
 	if ents, _ := filepathGlob(dir); len(ents) != 0 {

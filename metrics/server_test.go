@@ -16,30 +16,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
-func countFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents) - 1
-}
-
 func filepathGlob(dir string) ([]string, error) { return filepath.Glob(filepath.Join(dir, "*")) }
-
-// eventually polls cond for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // dial connects through /proc/self/fd/N/metrics.sock, as the exporter does.
 func dial(t *testing.T, dir string) *net.UnixConn {
@@ -156,14 +137,14 @@ func TestStuckClientsTakeNoMoreThanTheirSlots(t *testing.T) {
 	for range maxScrapes {
 		stuck = append(stuck, dial(t, dir))
 	}
-	eventually(t, "all slots taken", func() bool { return len(s.slots) == maxScrapes })
+	testutil.Eventually(t, 10*time.Second, "all slots taken", func() bool { return len(s.slots) == maxScrapes })
 	if b := readAll(t, dial(t, dir)); len(b) != 0 {
 		t.Fatalf("got %d bytes while every slot was taken", len(b))
 	}
 	for _, c := range stuck {
 		c.Close()
 	}
-	eventually(t, "slots to free", func() bool { return len(s.slots) == 0 })
+	testutil.Eventually(t, 10*time.Second, "slots to free", func() bool { return len(s.slots) == 0 })
 	small.Store(true)
 	if b := readAll(t, dial(t, dir)); string(b) != "# ok\n" {
 		t.Fatalf("after the stuck clients: %q", b)
@@ -180,7 +161,7 @@ func TestStuckClientTimesOut(t *testing.T) {
 	if _, err := io.ReadFull(c, one); err != nil { // the write has begun
 		t.Fatal(err)
 	}
-	eventually(t, "the stuck write to time out", func() bool { return len(s.slots) == 0 })
+	testutil.Eventually(t, 10*time.Second, "the stuck write to time out", func() bool { return len(s.slots) == 0 })
 	if b := readAll(t, c); len(b)+1 >= 8<<20/9*9 {
 		t.Fatalf("the whole reply (%d bytes) arrived: no deadline", len(b)+1)
 	}
@@ -190,7 +171,7 @@ func TestStuckClientTimesOut(t *testing.T) {
 // leak descriptors or goroutines in the server.
 func TestConnectionFlood(t *testing.T) {
 	dir := t.TempDir()
-	before := countFDs(t)
+	before := testutil.OpenFds(t)
 	c := New(Labels{ContainerID: "x"}, Sources{})
 	if err := c.Listen(dir); err != nil {
 		t.Fatal(err)
@@ -225,10 +206,10 @@ func TestConnectionFlood(t *testing.T) {
 	conn := dial(t, dir)
 	value(t, parse(t, readAll(t, conn)), "shim_monitor_goroutines", nil)
 	conn.Close()
-	eventually(t, "connections to finish", func() bool { return len(c.srv.slots) == 0 })
+	testutil.Eventually(t, 10*time.Second, "connections to finish", func() bool { return len(c.srv.slots) == 0 })
 	c.Close()
 	c.srv.wg.Wait()
-	if after := countFDs(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("%d fds open, %d before", after, before)
 	}
 }

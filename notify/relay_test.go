@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func TestFilter(t *testing.T) {
@@ -94,21 +96,12 @@ func recv(t *testing.T, l *net.UnixConn) string {
 	return string(buf[:n])
 }
 
-func openFds(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // Datagrams in order: nothing allowed is sent nowhere, the rest arrives
 // filtered, one datagram per message.
 func TestRelay(t *testing.T) {
 	hostPath, l := host(t)
 	b := bundle(t)
-	before := openFds(t)
+	before := testutil.OpenFds(t)
 	lg := &recLogger{}
 	r, err := Start(b, hostPath, lg)
 	if err != nil {
@@ -134,7 +127,7 @@ func TestRelay(t *testing.T) {
 		t.Fatalf("host got %d bytes starting %q", len(got), got[:min(40, len(got))])
 	}
 	r.Close()
-	if after := openFds(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("fds: %d before, %d after Close", before, after)
 	}
 	if len(lg.warn) != 0 {
@@ -187,12 +180,12 @@ func TestRelayLongBundlePath(t *testing.T) {
 // Without <bundle>/notify the relay cannot start; conmon's text.
 func TestRelayNoNotifyDir(t *testing.T) {
 	hostPath, _ := host(t)
-	before := openFds(t)
+	before := testutil.OpenFds(t)
 	_, err := Start(t.TempDir(), hostPath, &recLogger{})
 	if err == nil || err.Error() != "Failed to bind to console-socket No such file or directory" {
 		t.Fatalf("error %v", err)
 	}
-	if after := openFds(t); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("fds: %d before, %d after the failure", before, after)
 	}
 }
@@ -209,10 +202,7 @@ func TestRelayHostGoneWarnsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(t, SocketPath(b), "READY=1")
-	deadline := time.Now().Add(10 * time.Second)
-	for lg.count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Within(10*time.Second, func() bool { return lg.count() != 0 })
 	send(t, SocketPath(b), "READY=1") // fails again, unless handled after l2 below
 	// A new host socket at the same path gets the next message; the relay
 	// handles datagrams in order, so the one above has been handled then.

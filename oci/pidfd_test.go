@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func openPidfd(t *testing.T, pid int) *Pidfd {
@@ -98,24 +100,17 @@ func TestPidfdNotChild(t *testing.T) {
 }
 
 func TestPidfdCloseReleasesFd(t *testing.T) {
-	count := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(ents)
-	}
 	pid := startSh(t, "sleep 1000")
 	defer func() {
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 	}()
-	before := count()
+	before := testutil.OpenFds(t)
 	for range 10 {
 		openPidfd(t, pid).Close()
 	}
-	if after := count(); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Fatalf("open fds went from %d to %d", before, after)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 func TestAtoi(t *testing.T) {
@@ -93,20 +95,13 @@ func TestReadPidFileNoFDLeak(t *testing.T) {
 	if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	count := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(ents)
-	}
-	before := count()
+	before := testutil.OpenFds(t)
 	for range 50 {
 		_, _ = ReadPidFile(p)
 		_, _ = ReadPidFile(dir)
 		_, _ = ReadPidFile(filepath.Join(dir, "missing"))
 	}
-	if after := count(); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Errorf("open fds went from %d to %d", before, after)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // startSh starts /bin/sh -c script with stdio on /dev/null.
@@ -76,7 +78,7 @@ func TestReaperStatuses(t *testing.T) {
 			pid := startSh(t, tc.script)
 			ch := r.Wait(pid)
 			if strings.Contains(tc.script, "STOP") {
-				if !eventually(waitTimeout, func() bool { return procState(pid) == "T" }) {
+				if !testutil.Within(waitTimeout, func() bool { return procState(pid) == "T" }) {
 					t.Fatalf("child %d never stopped (state %q)", pid, procState(pid))
 				}
 				unix.Kill(pid, unix.SIGKILL)
@@ -122,7 +124,7 @@ func TestReaperWaitBeforeExit(t *testing.T) {
 func TestReaperEarlyExit(t *testing.T) {
 	r := newReaper(t)
 	pid := startSh(t, "exit 7")
-	if !eventually(waitTimeout, func() bool { return r.hasEarly(pid) }) {
+	if !testutil.Within(waitTimeout, func() bool { return r.hasEarly(pid) }) {
 		t.Fatalf("exit of %d never reaped (state %q)", pid, procState(pid))
 	}
 	if st := procState(pid); st != "" {
@@ -222,7 +224,7 @@ func TestReaperForget(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The exit is still reaped (no zombie left), just not sent to ch ...
-	if !eventually(waitTimeout, func() bool { return r.hasEarly(pid) }) {
+	if !testutil.Within(waitTimeout, func() bool { return r.hasEarly(pid) }) {
 		t.Fatalf("exit of forgotten pid %d not reaped (state %q)", pid, procState(pid))
 	}
 	select {
@@ -246,7 +248,7 @@ func TestReaperForget(t *testing.T) {
 func TestReaperKick(t *testing.T) {
 	// Exits before the reaper subscribes to SIGCHLD: only a Kick finds it.
 	pid := startSh(t, "exit 4")
-	if !eventually(waitTimeout, func() bool { return procState(pid) == "Z" }) {
+	if !testutil.Within(waitTimeout, func() bool { return procState(pid) == "Z" }) {
 		t.Fatalf("child %d never became a zombie (state %q)", pid, procState(pid))
 	}
 	r := newReaper(t)
@@ -280,7 +282,7 @@ func TestReaperStop(t *testing.T) {
 
 	// Children that exit afterwards are left for a direct wait.
 	pid := startSh(t, "exit 6")
-	if !eventually(waitTimeout, func() bool { return procState(pid) == "Z" }) {
+	if !testutil.Within(waitTimeout, func() bool { return procState(pid) == "Z" }) {
 		t.Fatalf("child %d: state %q, want a zombie nobody reaps", pid, procState(pid))
 	}
 	var ws unix.WaitStatus
@@ -329,15 +331,8 @@ func TestReaperNoFDLeak(t *testing.T) {
 			waitFor(t, r, pid)
 		}
 	}
-	count := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(ents)
-	}
 	batch(1) // warm up whatever the runtime opens once
-	before := count()
+	before := testutil.OpenFds(t)
 	batch(20)
 	// Neither must a failed exec, nor a failed Start.
 	t.Run("exec fails", func(t *testing.T) {
@@ -347,7 +342,7 @@ func TestReaperNoFDLeak(t *testing.T) {
 	if _, err := Start(Launch{Path: "/bin/true", Argv: []string{"true"}, Dir: "/nonexistent"}); err == nil {
 		t.Error("Start with a missing Dir succeeded")
 	}
-	if after := count(); after != before {
+	if after := testutil.OpenFds(t); after != before {
 		t.Errorf("open fds went from %d to %d", before, after)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // helperEnv makes the test binary, exec'd as a launched program, print a
@@ -67,20 +69,6 @@ func waitFor(t *testing.T, r *Reaper, pid int) unix.WaitStatus {
 		r.Forget(pid)
 		t.Fatalf("pid %d: no exit reported within %v", pid, waitTimeout)
 		return 0
-	}
-}
-
-// eventually polls cond (bounded) and reports whether it became true.
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -355,7 +343,7 @@ func TestLauncherStartFd(t *testing.T) {
 				t.Fatal(err)
 			}
 			startR.Close()
-			if !eventually(waitTimeout, func() bool { return blockedInRead(pid, 3) }) {
+			if !testutil.Within(waitTimeout, func() bool { return blockedInRead(pid, 3) }) {
 				t.Fatalf("launcher %d never blocked reading the start fd; stderr %q", pid, readFile(t, errf.Name()))
 			}
 			if _, err := os.Stat(marker); err == nil {

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // v1Cgroup makes a memory cgroup (v1) below this test's own, or skips where
@@ -42,7 +45,7 @@ func TestV1OOMKill(t *testing.T) {
 	}
 	out := t.TempDir()
 	lg := &recLogger{}
-	fds := openFds(t)
+	fds := testutil.OpenFds(t)
 	w := Watch(Cgroup{V1: true, Dir: dir}, lg, out)
 	if w == nil {
 		t.Fatalf("no watcher: %q", lg.warn)
@@ -58,7 +61,7 @@ func TestV1OOMKill(t *testing.T) {
 	if !exists(filepath.Join(out, "oom")) {
 		t.Fatal("no oom file")
 	}
-	if got := openFds(t); got != fds {
+	if got := testutil.OpenFds(t); got != fds {
 		t.Fatalf("fds open before %d, after Final %d", fds, got)
 	}
 }
@@ -75,7 +78,7 @@ func TestV1RemovalIsNotOOM(t *testing.T) {
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the removal message", func() bool { return lg.count(&lg.debug, RemovedMessage) == 1 })
+	testutil.Eventually(t, 20*time.Second, "the removal message", func() bool { return lg.count(&lg.debug, RemovedMessage) == 1 })
 	if w.Final() {
 		t.Fatal("removal reported as an OOM")
 	}

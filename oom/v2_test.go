@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // recLogger records diagnostics for assertions.
@@ -39,17 +41,6 @@ func (l *recLogger) count(level *[]string, sub string) int {
 		}
 	}
 	return n
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func events(oom, kill string) string {
@@ -134,13 +125,13 @@ func TestV2WatchLive(t *testing.T) {
 	dir := fakeCgroup(t, root, "ctr")
 	out1, out2 := t.TempDir(), t.TempDir()
 	lg := &recLogger{}
-	fds := openFds(t)
+	fds := testutil.OpenFds(t)
 	w := Watch(Cgroup{Dir: dir, Root: root}, lg, out1, "", out2)
 	if w == nil {
 		t.Fatalf("no watcher; warnings %q", lg.warn)
 	}
 	writeEvents(t, dir, "0", "1") // a child was killed
-	eventually(t, "oom files", func() bool {
+	testutil.Eventually(t, 20*time.Second, "oom files", func() bool {
 		return exists(filepath.Join(out1, "oom")) && exists(filepath.Join(out2, "oom"))
 	})
 	if !w.Final() || !w.Final() {
@@ -149,7 +140,7 @@ func TestV2WatchLive(t *testing.T) {
 	if len(lg.warn) != 0 {
 		t.Fatalf("warnings: %q", lg.warn)
 	}
-	if got := openFds(t); got != fds {
+	if got := testutil.OpenFds(t); got != fds {
 		t.Fatalf("fds open before %d, after Final %d", fds, got)
 	}
 }
@@ -266,13 +257,4 @@ func TestV2Parent(t *testing.T) {
 	if ownParent(Cgroup{Dir: dir, Root: root}) {
 		t.Fatal("the hierarchy root taken as the container's parent")
 	}
-}
-
-func openFds(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }

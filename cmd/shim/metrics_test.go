@@ -16,6 +16,7 @@ import (
 	"github.com/shim-project/shim/cio/stream"
 	"github.com/shim-project/shim/cli"
 	"github.com/shim-project/shim/internal/diag"
+	"github.com/shim-project/shim/internal/testutil"
 	"github.com/shim-project/shim/logs"
 	"github.com/shim-project/shim/metrics"
 )
@@ -34,15 +35,6 @@ func metricsMon(t *testing.T) *daemon {
 	return &daemon{cfg: cfg, lg: lg, setup: &setup{logs: w}, io: cio.New(cio.Options{Logs: w, Log: lg})}
 }
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents) - 1
-}
-
 // TestMetricsOffOpensAndAllocatesNothing: without SHIM_METRICS=1 the
 // monitor's metrics calls, from setup to exit, open no file, create no
 // socket and allocate nothing.
@@ -51,7 +43,7 @@ func TestMetricsOffOpensAndAllocatesNothing(t *testing.T) {
 		t.Setenv(metrics.EnvVar, v)
 		m := metricsMon(t)
 		resize := func(rows, cols uint16) error { return nil }
-		before := openFDs(t)
+		before := testutil.OpenFds(t)
 		allocs := testing.AllocsPerRun(100, func() {
 			m.startMetrics()
 			m.stats.Started(nil)
@@ -65,7 +57,7 @@ func TestMetricsOffOpensAndAllocatesNothing(t *testing.T) {
 		if m.stats != nil {
 			t.Fatalf("SHIM_METRICS=%q: metrics on", v)
 		}
-		if after := openFDs(t); after != before {
+		if after := testutil.OpenFds(t); after != before {
 			t.Errorf("SHIM_METRICS=%q: %d fds open, %d before", v, after, before)
 		}
 		if _, err := os.Lstat(filepath.Join(m.cfg.Bundle, metrics.SocketName)); !os.IsNotExist(err) {

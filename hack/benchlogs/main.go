@@ -14,20 +14,23 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 type workload struct {
@@ -45,7 +48,7 @@ type sample struct {
 
 type bench struct {
 	runc, rootfs, dataDir, logDir, work string
-	spec                                map[string]any
+	spec                                *specs.Spec // the `runc spec` template
 	seq                                 int
 }
 
@@ -179,11 +182,8 @@ func (b *bench) prepare() error {
 	if out, err := exec.Command(b.runc, "spec", "--bundle", specDir).CombinedOutput(); err != nil {
 		return fmt.Errorf("runc spec: %v\n%s", err, out)
 	}
-	raw, err := os.ReadFile(filepath.Join(specDir, "config.json"))
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(raw, &b.spec)
+	b.spec, err = testutil.ReadSpec(filepath.Join(specDir, "config.json"))
+	return err
 }
 
 // bundle writes a bundle whose process cats the data file copies times.
@@ -196,27 +196,17 @@ func (b *bench) bundle(dir string, w workload, copies int) (int64, error) {
 	for i := 0; i < copies; i++ {
 		args = append(args, "/data/"+w.data)
 	}
-	proc := b.spec["process"].(map[string]any)
-	proc["args"] = args
-	proc["terminal"] = false
-	b.spec["root"] = map[string]any{"path": b.rootfs, "readonly": true}
-	mounts := []any{}
-	for _, m := range b.spec["mounts"].([]any) {
-		if m.(map[string]any)["destination"] != "/data" {
-			mounts = append(mounts, m)
-		}
-	}
-	b.spec["mounts"] = append(mounts, map[string]any{
-		"destination": "/data", "type": "bind", "source": b.dataDir, "options": []string{"rbind", "ro"},
+	b.spec.Process.Args = args
+	b.spec.Process.Terminal = false
+	b.spec.Root = &specs.Root{Path: b.rootfs, Readonly: true}
+	mounts := slices.DeleteFunc(slices.Clone(b.spec.Mounts), func(m specs.Mount) bool { return m.Destination == "/data" })
+	b.spec.Mounts = append(mounts, specs.Mount{
+		Destination: "/data", Type: "bind", Source: b.dataDir, Options: []string{"rbind", "ro"},
 	})
-	raw, err := json.Marshal(b.spec)
-	if err != nil {
-		return 0, err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	return fi.Size() * int64(copies), os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644)
+	return fi.Size() * int64(copies), testutil.WriteSpec(filepath.Join(dir, "config.json"), b.spec)
 }
 
 // once runs one container under monitor bin and measures it.
