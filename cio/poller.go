@@ -190,10 +190,19 @@ func (p *Poller) step(uintptr) bool {
 }
 
 // batch serves what one poll reported: one read from each fd, back to back,
-// each re-armed at once, then the chunks to the sink in the same order.
+// each re-armed at once, then the chunks to the sink in the same order, or
+// interleaved when both streams brought a backlog (interleave.go).
 func (p *Poller) batch(evs []unix.EpollEvent, draining bool) {
 	for _, ev := range evs {
 		p.fill(&p.srcs[ev.Fd], draining)
+	}
+	if len(evs) == 2 {
+		a, b := &p.srcs[evs[0].Fd], &p.srcs[evs[1].Fd]
+		if a.n > 0 && b.n > 0 && a.n+b.n <= interleaveMax {
+			interleave(newChunk(a.stream, a.buf[:a.n]), newChunk(b.stream, b.buf[:b.n]), p.sink)
+			a.n, b.n = 0, 0
+			return
+		}
 	}
 	for _, ev := range evs {
 		if s := &p.srcs[ev.Fd]; s.n > 0 {

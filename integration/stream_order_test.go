@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -77,7 +78,10 @@ func TestStreamOrderInversions(t *testing.T) {
 	if _, err := os.Stat(refConmon); err != nil {
 		t.Skipf("no %s to compare with: %v", refConmon, err)
 	}
-	const pairs, rounds = 500, 7
+	pairs, rounds := 500, 7
+	if v, err := strconv.Atoi(os.Getenv("ORDER_ROUNDS")); err == nil { // more, to study it
+		rounds = v
+	}
 	count := func(bin string) (inv, cross int) {
 		r := startMon(t, monOpts{Bin: bin, Args: pairsScript(pairs, "")}).run()
 		r.finish("0")
