@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/exitcode"
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 // TestExitStatus: the container exits 3; the exit sequence runs in §11.1's
@@ -271,5 +272,22 @@ func eventuallyGone(t *testing.T, pid int) {
 			t.Fatalf("pid %d still alive after the timeout's kill", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNoFdLeak: a whole life — spawn, pidfd, reaper, exit files, exit
+// command — leaves no fd of the monitor's own behind.
+func TestNoFdLeak(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.ExitCommand = &exitcode.Command{Path: "/bin/true"}
+	// The harness's sync pipe is made in run; count around a second run.
+	h.run(h.script(`true & echo $! >"$PIDFILE"`))
+	before := testutil.OpenFds(t)
+	h2 := newHarness(t)
+	h2.cfg.ExitCommand = &exitcode.Command{Path: "/bin/true"}
+	h2.run(h2.script(`sh -c 'exit 2' & echo $! >"$PIDFILE"`))
+	h2.syncR.Close()
+	if after := testutil.OpenFds(t); after != before {
+		t.Fatalf("%d fds open after a monitor's life, %d before", after, before)
 	}
 }
