@@ -165,20 +165,7 @@ loop:
 
 func TestPodmanExec(t *testing.T) {
 	pod := setupPodman(t)
-	name := pod.runD(t, nil, "sh", "-c", "echo ready; sleep 1000")
-	pod.waitRunning(t, name, "ready")
-	r := pod.pm(t, "exec", name, "sh", "-c", "echo exec-out; echo exec-err >&2; exit 4")
-	if r.Code != 4 || r.Stdout != "exec-out\n" || r.Stderr != "exec-err\n" {
-		t.Fatalf("podman exec: exit %d (want 4), stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
-	}
-	// Short-lived execs: the output must not be lost when the process exits
-	// right away (podman attaches before start byte #2, §5.4).
-	for i := 0; i < 15; i++ {
-		want := fmt.Sprintf("quick %d\n", i)
-		if r := pod.pm(t, "exec", name, "echo", "quick", strconv.Itoa(i)); r.Code != 0 || r.Stdout != want {
-			t.Fatalf("podman exec echo (try %d): exit %d, stdout %q, want %q\nstderr: %s", i, r.Code, r.Stdout, want, r.Stderr)
-		}
-	}
+	name := execBasics(t, pod, 15)
 	cmd := pod.cmd("exec", "-i", name, "cat")
 	cmd.Stdin = strings.NewReader("to exec\n")
 	if out, err := cmd.Output(); err != nil || string(out) != "to exec\n" {
@@ -188,4 +175,26 @@ func TestPodmanExec(t *testing.T) {
 		t.Fatalf("podman exec -t tty: %q", out)
 	}
 	pod.pmOK(t, "exec", "-d", name, "sh", "-c", "echo detached > /dev/null")
+}
+
+// execBasics starts a container and checks podman exec's status and both
+// streams, then quick short-lived execs, as root or rootless; it returns
+// the container's name.
+func execBasics(t *testing.T, p *podman, quick int) string {
+	t.Helper()
+	name := p.runD(t, nil, "sh", "-c", "echo ready; sleep 1000")
+	p.waitRunning(t, name, "ready")
+	r := p.pm(t, "exec", name, "sh", "-c", "echo exec-out; echo exec-err >&2; exit 4")
+	if r.Code != 4 || r.Stdout != "exec-out\n" || r.Stderr != "exec-err\n" {
+		t.Fatalf("podman exec: exit %d (want 4), stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	// Short-lived execs: the output must not be lost when the process exits
+	// right away (podman attaches before start byte #2, §5.4).
+	for i := 0; i < quick; i++ {
+		want := fmt.Sprintf("quick %d\n", i)
+		if r := p.pm(t, "exec", name, "echo", "quick", strconv.Itoa(i)); r.Code != 0 || r.Stdout != want {
+			t.Fatalf("podman exec echo (try %d): exit %d, stdout %q, want %q\nstderr: %s", i, r.Code, r.Stdout, want, r.Stderr)
+		}
+	}
+	return name
 }

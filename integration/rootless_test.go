@@ -129,18 +129,7 @@ func TestRootlessLogsFollow(t *testing.T) {
 
 func TestRootlessExec(t *testing.T) {
 	u := setupRootless(t)
-	name := u.runD(t, nil, "sh", "-c", "echo ready; sleep 1000")
-	u.waitRunning(t, name, "ready")
-	r := u.pm(t, "exec", name, "sh", "-c", "echo exec-out; echo exec-err >&2; exit 4")
-	if r.Code != 4 || r.Stdout != "exec-out\n" || r.Stderr != "exec-err\n" {
-		t.Fatalf("podman exec: exit %d (want 4), stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
-	}
-	for i := 0; i < 5; i++ {
-		want := fmt.Sprintf("quick %d\n", i)
-		if r := u.pm(t, "exec", name, "echo", "quick", fmt.Sprint(i)); r.Code != 0 || r.Stdout != want {
-			t.Fatalf("podman exec echo (try %d): exit %d, stdout %q, want %q\nstderr: %s", i, r.Code, r.Stdout, want, r.Stderr)
-		}
-	}
+	name := execBasics(t, u.podman, 5)
 	u.pmOK(t, "exec", "-d", name, "true")
 }
 
