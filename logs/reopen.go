@@ -28,9 +28,18 @@ func (f *K8sLog) Reopen() error {
 // fresh file exists at once even when the old one was deleted or renamed
 // away (CRI-O waits for it after kubelet's rotation). The global counter is
 // not reset.
+//
+// The log's directory may be writable by others (the container's owner, a
+// rootless user): a symlink or FIFO planted at "<path>.tmp" must not make us
+// truncate and fill its target. So a stale name is removed first and the
+// file is created with O_EXCL, which never follows a symlink; a name put
+// back in between makes this reopen fail, and the old file stays in use.
 func (f *K8sLog) truncate() error {
 	tmp := f.abs + ".tmp"
-	fd, err := openLog(tmp, unix.O_TRUNC)
+	if err := unix.Unlink(tmp); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove stale %s: %w", tmp, err)
+	}
+	fd, err := openLog(tmp, unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
 		return fmt.Errorf("create log %s: %w", tmp, err)
 	}

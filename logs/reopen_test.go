@@ -326,3 +326,59 @@ func TestNoFdLeak(t *testing.T) {
 		t.Fatalf("fds before %d, after %d", before, after)
 	}
 }
+
+// TestReopenTruncatePlantedTmp: whoever can write the log's directory may
+// plant a symlink, a FIFO or a directory at "<log>.tmp". A reopen (ctl 2, or
+// the --log-size-max rollover the container itself triggers) must not
+// truncate or write the symlink's target, nor block on the FIFO; the log
+// goes on, in a fresh file where the name could be cleared, in the old one
+// otherwise.
+func TestReopenTruncatePlantedTmp(t *testing.T) {
+	for _, kind := range []string{"symlink", "dangling symlink", "fifo", "directory"} {
+		t.Run(kind, func(t *testing.T) {
+			f, p := openTestLog(t, FileOptions{})
+			victim := filepath.Join(t.TempDir(), "victim")
+			if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tmp := p + ".tmp"
+			var err error
+			switch kind {
+			case "symlink":
+				err = os.Symlink(victim, tmp)
+			case "dangling symlink":
+				err = os.Symlink(victim+".new", tmp)
+			case "fifo":
+				err = syscall.Mkfifo(tmp, 0o644)
+			case "directory":
+				err = os.Mkdir(tmp, 0o755)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustWrite(t, f, stream.Stdout, "before\n", ts1)
+			reopenErr := f.Reopen()
+			mustWrite(t, f, stream.Stdout, "after\n", ts1)
+			if b, err := os.ReadFile(victim); err != nil || string(b) != "precious\n" {
+				t.Fatalf("the symlink's target now holds %q (%v)", b, err)
+			}
+			if exists(victim + ".new") {
+				t.Fatal("the dangling symlink's target was created")
+			}
+			got := contents(t, p)
+			if kind == "directory" {
+				// Not ours to remove: the reopen fails, logging goes on.
+				if reopenErr == nil || len(got) != 2 || got[1] != "after" {
+					t.Fatalf("reopen error %v, log %q", reopenErr, got)
+				}
+				return
+			}
+			if reopenErr != nil || len(got) != 1 || got[0] != "after" {
+				t.Fatalf("reopen error %v, log %q; want a fresh log", reopenErr, got)
+			}
+			if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
+				t.Fatalf("the log is not a regular file: %v %v", st, err)
+			}
+		})
+	}
+}
