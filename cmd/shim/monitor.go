@@ -77,7 +77,7 @@ func runMonitor(cfg *cli.Config, st *setup, lg *diag.Logger, inherited []int, ol
 			}
 		}
 	}
-	_, status := d.mon.Run(&runtime{d: d, oldAdj: oldAdj}, setupErr)
+	_, status := d.mon.Run(&runtimeCmd{d: d, oldAdj: oldAdj}, setupErr)
 	return status
 }
 

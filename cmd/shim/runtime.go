@@ -91,11 +91,16 @@ func openSyncEnv(name, key string) (*oci.SyncPipe, error) {
 // childFiles lays out the runtime's fds: its stdio, then every inherited fd
 // at its own number (runc --preserve-fds counts on that), minus ours.
 func (f *engineFds) childFiles(stdio [3]int) []int {
-	files := stdio[:]
+	n := len(stdio)
 	for _, fd := range f.inherited {
-		for len(files) <= fd {
-			files = append(files, -1)
-		}
+		n = max(n, fd+1)
+	}
+	files := make([]int, n) // one exact allocation: this runs once per monitor
+	copy(files, stdio[:])
+	for i := len(stdio); i < n; i++ {
+		files[i] = -1
+	}
+	for _, fd := range f.inherited {
 		if fd != f.startFd && slices.Contains(f.ours, fd) {
 			continue
 		}
@@ -132,14 +137,14 @@ func (f *engineFds) closeInheritedFd(fd int) {
 	}
 }
 
-// runtime spawns `runtime create|restore|exec` through the launcher
+// runtimeCmd spawns `runtime create|restore|exec` through the launcher
 // (monitor.Runtime).
-type runtime struct {
+type runtimeCmd struct {
 	d      *daemon
 	oldAdj string
 }
 
-func (r *runtime) argv() []string {
+func (r *runtimeCmd) argv() []string {
 	c := r.d.cfg
 	o := oci.Opts{
 		Runtime: c.Runtime, SystemdCgroup: c.SystemdCgroup, RuntimeArgs: c.RuntimeArgs,
@@ -157,7 +162,7 @@ func (r *runtime) argv() []string {
 	return oci.CreateArgs(o)
 }
 
-func (r *runtime) Spawn() (int, error) {
+func (r *runtimeCmd) Spawn() (int, error) {
 	d := r.d
 	argv := r.argv()
 	d.lg.Tracef("calling runtime args: %v", argv)
