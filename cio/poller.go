@@ -32,12 +32,16 @@ import (
 // The fds sit in an inner epoll instance; its fd is non-blocking and under
 // Go's netpoller (an epoll fd is readable while its ready list is not
 // empty), so the goroutine waits without pinning an OS thread. Each fd is
-// registered EPOLLONESHOT and re-armed right after each read: re-arming
-// queues it at the tail of the ready list if data is left, and otherwise
-// the next write queues it when it happens. Level-triggered registration
-// would keep a served fd at its old place in the ready list, so a stream
-// read a moment ago would be served again before one that became ready
-// after it.
+// registered edge-triggered, and the poller keeps its own ready queue:
+// every poll appends the fds the kernel reports, in its order; each batch
+// reads every queued fd once, and an fd that may have more (its read
+// filled the buffer, it is a pty, whose reads stop short, or it hung up)
+// goes back to the tail, behind the fds that became ready before. That is
+// where a one-shot re-arm would put it, without an epoll_ctl per read; a
+// pipe whose read came up short is empty, and its next write is a new edge.
+// Level-triggered registration would keep a served fd at its old place in
+// the ready list, so a stream read a moment ago would be served again
+// before one that became ready after it.
 type Poller struct {
 	sink   func(stream.Stream, []byte)
 	ep     *os.File // the inner epoll instance, under the netpoller
@@ -47,6 +51,8 @@ type Poller struct {
 	srcs   []source
 	live   int // sources still registered
 	events []unix.EpollEvent
+	queue  []int     // ready sources (indices into srcs), oldest first
+	batchq []int     // the batch being served: queue as it was
 	retry  time.Time // when parked ptys are looked at again; zero if none
 	parks  int       // how often a pty was parked (tests: no busy loop)
 
@@ -63,19 +69,21 @@ type source struct {
 	tty    bool
 	raw    bool // the fd is non-blocking: reads go out as raw syscalls
 	state  uint8
+	queued bool            // in p.queue
+	hup    bool            // the writer side hung up: read on until EOF
 	ev     unix.EpollEvent // the registration, kept so re-arming allocates nothing
 	buf    []byte          // one read; the exit-time drain reuses it
 	n      int             // bytes in buf not yet handed to the sink
 }
 
 const (
-	armed  uint8 = iota // registered; re-armed after each read
+	armed  uint8 = iota // registered: its edges are reported
 	parked              // a pty master without a slave: not armed until p.retry
 	gone                // EOF or a read error: deregistered
 )
 
 const (
-	armEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	armEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 	// ptyRetry: a pty master reads EIO while no slave is open (not yet,
 	// or between openers); that is not the end, look again after this.
 	ptyRetry = 100 * time.Millisecond
@@ -149,6 +157,8 @@ func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
 func (p *Poller) Start() {
 	p.started = true
 	p.events = make([]unix.EpollEvent, max(len(p.srcs), 1))
+	p.queue = make([]int, 0, len(p.srcs))
+	p.batchq = make([]int, 0, len(p.srcs))
 	go p.run()
 }
 
@@ -170,42 +180,76 @@ func (p *Poller) run() {
 }
 
 // step is rc.Read's callback: it serves every ready fd, one read each in
-// the kernel's order, until none is ready (false: wait in the netpoller) or
-// the poller stops (true). Halt is seen after every batch (a chunk per fd),
-// so a writer that never lets the pipe run empty cannot hold it.
+// the order they became ready, until none is ready (false: wait in the
+// netpoller) or the poller stops (true). Halt is seen after every batch (a
+// chunk per fd), so a writer that never lets the pipe run empty cannot hold
+// it.
 func (p *Poller) step(uintptr) bool {
 	for {
 		if p.stopped.Load() || p.live == 0 {
 			return true
 		}
-		n := p.poll()
-		if n < 0 {
+		if !p.collect() {
 			return true
 		}
-		if n == 0 {
+		if len(p.queue) == 0 {
 			return false
 		}
-		p.batch(p.events[:n], false)
+		p.batch(false)
 	}
 }
 
-// batch serves what one poll reported: one read from each fd, back to back,
-// each re-armed at once, then the chunks to the sink in the same order, or
-// interleaved when both streams brought a backlog (interleave.go).
-func (p *Poller) batch(evs []unix.EpollEvent, draining bool) {
-	for _, ev := range evs {
-		p.fill(&p.srcs[ev.Fd], draining)
+// collect polls without waiting and appends the fds the kernel reports, in
+// its order, to the queue; false if epoll failed.
+func (p *Poller) collect() bool {
+	n := p.poll()
+	if n < 0 {
+		return false
 	}
-	if len(evs) == 2 {
-		a, b := &p.srcs[evs[0].Fd], &p.srcs[evs[1].Fd]
+	for _, ev := range p.events[:n] {
+		s := &p.srcs[ev.Fd]
+		if ev.Events&(unix.EPOLLHUP|unix.EPOLLRDHUP|unix.EPOLLERR) != 0 {
+			s.hup = true
+		}
+		p.enqueue(int(ev.Fd))
+	}
+	return true
+}
+
+func (p *Poller) enqueue(i int) {
+	if s := &p.srcs[i]; !s.queued && s.state == armed {
+		s.queued = true
+		p.queue = append(p.queue, i)
+	}
+}
+
+// batch serves the queue as it is: one read from each fd, back to back, an
+// fd that may have more queued again, then the chunks to the sink in the
+// same order, or interleaved when both streams brought a backlog
+// (interleave.go).
+func (p *Poller) batch(draining bool) {
+	p.batchq = append(p.batchq[:0], p.queue...)
+	p.queue = p.queue[:0]
+	for _, i := range p.batchq {
+		s := &p.srcs[i]
+		s.queued = false
+		if s.state != armed {
+			continue
+		}
+		if p.fill(s, draining) {
+			p.enqueue(i)
+		}
+	}
+	if len(p.batchq) == 2 {
+		a, b := &p.srcs[p.batchq[0]], &p.srcs[p.batchq[1]]
 		if a.n > 0 && b.n > 0 && a.n+b.n <= interleaveMax {
 			interleave(newChunk(a.stream, a.buf[:a.n]), newChunk(b.stream, b.buf[:b.n]), p.sink)
 			a.n, b.n = 0, 0
 			return
 		}
 	}
-	for _, ev := range evs {
-		if s := &p.srcs[ev.Fd]; s.n > 0 {
+	for _, i := range p.batchq {
+		if s := &p.srcs[i]; s.n > 0 {
 			p.sink(s.stream, s.buf[:s.n])
 			s.n = 0
 		}
@@ -228,13 +272,14 @@ func (p *Poller) poll() int {
 	}
 }
 
-// fill does one read from s into s.buf and re-arms s. draining: an EIO on a
-// pty ends it (nobody will open a slave any more).
-func (p *Poller) fill(s *source, draining bool) {
+// fill does one read from s into s.buf and reports whether s may have
+// more. draining: an EIO on a pty ends it (nobody will open a slave any
+// more).
+func (p *Poller) fill(s *source, draining bool) bool {
 	n, e := s.read(s.buf)
 	switch {
 	case e == unix.EAGAIN:
-		p.arm(s)
+		return false // empty: the next write is a new edge
 	case e == unix.EIO && s.tty && !draining:
 		s.state = parked
 		p.parks++
@@ -242,14 +287,15 @@ func (p *Poller) fill(s *source, draining bool) {
 			p.retry = time.Now().Add(ptyRetry)
 			_ = p.ep.SetReadDeadline(p.retry)
 		}
+		return false
 	case e != 0 || n == 0:
 		p.remove(s) // EOF or a read error
-	default:
-		// Re-armed at once: output written from now on on another fd
-		// queues behind this one only if it came later.
-		p.arm(s)
-		s.n = n
+		return false
 	}
+	s.n = n
+	// A pipe read that came up short emptied the pipe. A pty's reads stop
+	// short of what is there, and after a hang-up only EOF ends it.
+	return n == len(s.buf) || s.tty || s.hup
 }
 
 // read is one read. With s.raw the fd is non-blocking (pipes, the pty
@@ -270,7 +316,9 @@ func (s *source) read(buf []byte) (int, unix.Errno) {
 	}
 }
 
-// arm re-enables s; a failure (the fd cannot vanish under us) ends it.
+// arm re-enables s (a parked pty): with edge-triggered registration, the
+// modification reports it again if it is ready now. A failure (the fd
+// cannot vanish under us) ends it.
 func (p *Poller) arm(s *source) {
 	s.state = armed
 	if unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, s.fd, &s.ev) != nil {
@@ -321,18 +369,17 @@ func (p *Poller) Drain(limit time.Duration) {
 		return
 	}
 	deadline := time.Now().Add(limit)
-	// A pty may be parked; re-arming an armed fd keeps its place.
+	// A pty may be parked: re-arm it; what the queue holds stays in order.
 	for i := range p.srcs {
-		if p.srcs[i].state != gone {
+		if p.srcs[i].state == parked {
 			p.arm(&p.srcs[i])
 		}
 	}
 	for p.live > 0 {
-		n := p.poll()
-		if n <= 0 {
+		if !p.collect() || len(p.queue) == 0 {
 			return
 		}
-		p.batch(p.events[:n], true)
+		p.batch(true)
 		if !time.Now().Before(deadline) {
 			return
 		}
