@@ -45,6 +45,11 @@ type K8sLog struct {
 	abs  string // path anchored at the working directory of the first open
 	fd   int
 	opts FileOptions
+	// spare is an fd held in reserve (/dev/null) for reopening at the
+	// process's fd limit: a reopen creates the new file before it closes
+	// the old one, which stays in use if the new cannot be made, so it
+	// needs one fd more than the monitor otherwise holds. -1 if none.
+	spare int
 
 	size  int64 // bytes in the current file; reset by truncate/rotate
 	total int64 // bytes this writer put in any file; never reset
@@ -80,7 +85,28 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 		return nil, cabi.NewError("Failed to open log file "+strerror.Text(err),
 			fmt.Errorf("stat log %s: %w", path, err))
 	}
-	return &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size}, nil
+	return &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size, spare: reserveFd()}, nil
+}
+
+// reserveFd opens the spare fd; -1 when even that fails.
+func reserveFd() int {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+// openNew creates a reopen's new file; at the fd limit (EMFILE, ENFILE) it
+// gives up the spare fd for it, taken again once the old file is closed.
+func (f *K8sLog) openNew(path string, extra int) (int, error) {
+	fd, err := openLog(path, extra)
+	if (err == unix.EMFILE || err == unix.ENFILE) && f.spare >= 0 {
+		unix.Close(f.spare)
+		f.spare = -1
+		fd, err = openLog(path, extra)
+	}
+	return fd, err
 }
 
 // openLog opens a log file for appending with mode 0640 (the main process
@@ -208,6 +234,10 @@ func (f *K8sLog) Close() error {
 	err := unix.Close(f.fd)
 	f.fd = -1
 	f.buf = nil
+	if f.spare >= 0 {
+		unix.Close(f.spare)
+		f.spare = -1
+	}
 	if err != nil {
 		return fmt.Errorf("close log %s: %w", f.path, err)
 	}

@@ -39,7 +39,7 @@ func (f *K8sLog) truncate() error {
 	if err := unix.Unlink(tmp); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove stale %s: %w", tmp, err)
 	}
-	fd, err := openLog(tmp, unix.O_EXCL|unix.O_NOFOLLOW)
+	fd, err := f.openNew(tmp, unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
 		return fmt.Errorf("create log %s: %w", tmp, err)
 	}
@@ -52,11 +52,15 @@ func (f *K8sLog) truncate() error {
 	return nil
 }
 
-// switchTo makes fd the current file and closes the old one.
+// switchTo makes fd the current file and closes the old one, which frees
+// the slot for the spare fd if a reopen at the fd limit used it.
 func (f *K8sLog) switchTo(fd int) {
 	unix.Close(f.fd)
 	f.fd = fd
 	f.size = 0
+	if f.spare < 0 {
+		f.spare = reserveFd()
+	}
 }
 
 // errSkipped marks a rotation that a safety check declined; the old file
@@ -91,7 +95,7 @@ func (f *K8sLog) rotateLocked() (int, error) {
 		return -1, err
 	}
 	next := f.abs + ".new"
-	fd, err := openLog(next, unix.O_EXCL)
+	fd, err := f.openNew(next, unix.O_EXCL)
 	if err != nil {
 		return -1, fmt.Errorf("create %s: %w", next, err)
 	}

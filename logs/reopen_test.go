@@ -382,3 +382,52 @@ func TestReopenTruncatePlantedTmp(t *testing.T) {
 		})
 	}
 }
+
+// TestReopenAtFdLimit: with every fd of the process in use, a reopen still
+// recreates a log that was renamed away (kubelet's rotation): the monitor
+// keeps one fd in reserve for it, and takes it again afterwards.
+func TestReopenAtFdLimit(t *testing.T) {
+	f, p := openTestLog(t, FileOptions{})
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(testutil.OpenFds(t) + 20)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	var fill []int
+	release := func() {
+		for _, fd := range fill {
+			syscall.Close(fd)
+		}
+		fill = nil
+	}
+	defer release()
+	for round := 1; round <= 3; round++ {
+		for { // every fd in use
+			fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				if err != syscall.EMFILE {
+					t.Fatal(err)
+				}
+				break
+			}
+			fill = append(fill, fd)
+		}
+		if err := os.Rename(p, fmt.Sprintf("%s.%d", p, round)); err != nil {
+			t.Fatal(err)
+		}
+		reopenErr := f.Reopen()
+		mustWrite(t, f, stream.Stdout, fmt.Sprintf("round %d\n", round), ts1)
+		release()
+		if reopenErr != nil {
+			t.Fatalf("reopen %d at the fd limit: %v", round, reopenErr)
+		}
+		if got := contents(t, p); len(got) != 1 || got[0] != fmt.Sprintf("round %d", round) {
+			t.Fatalf("round %d: the recreated log holds %q", round, got)
+		}
+	}
+}
