@@ -21,11 +21,14 @@ LIBEXECDIR ?= $(PREFIX)/libexec/podman
 INSTALL_PATH := $(DESTDIR)$(LIBEXECDIR)/conmon
 
 TEST_TIMEOUT ?= 30m
+# make fuzz: every fuzz target for FUZZTIME; make test runs each briefly.
+FUZZTIME ?= 30s
+CI_FUZZTIME ?= 2s
 INTEGRATION_FLAGS ?= -v
 BENCH_N ?= 30
 
 .PHONY: all build deps image test test-unit test-integration vet install uninstall \
-	demo bench bench-start bench-mem bench-logs rootfs clean clean-store lint
+	demo bench bench-start bench-mem bench-logs rootfs clean clean-store lint fuzz test-fuzz
 
 all: build
 
@@ -45,7 +48,15 @@ rootfs:
 
 test: deps build
 	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-integration
+
+# Every fuzz target for a few seconds (their seeds also run in test-unit).
+test-fuzz:
+	GO=$(GO) hack/fuzz.sh $(CI_FUZZTIME)
+
+fuzz:
+	GO=$(GO) hack/fuzz.sh $(FUZZTIME)
 
 # Every package's own tests (all but integration/, which needs bin/shim and root).
 test-unit:
