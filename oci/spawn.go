@@ -150,20 +150,30 @@ func fixListenPid(replace bool) error {
 	if !ok {
 		return nil
 	}
-	n, _, errno := cabi.Strtol(v, 10) // trailing text is ignored, as conmon does
-	// conmon keeps strtol's long in an int (2147483648 is negative there),
-	// and strtol leaves errno 0 for no digits or a value <= 0, so conmon
-	// then prints "Success" (verified on 2.1.6).
+	lpid, err := parseListenPid(v)
+	if err != nil {
+		return err
+	}
+	if replace || lpid == os.Getppid() {
+		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	}
+	return nil
+}
+
+// parseListenPid reads a LISTEN_PID value as conmon does: strtol base 10,
+// trailing text ignored, the long kept in an int (2147483648 is negative
+// there), and a value <= 0 or out of range refused. strtol leaves errno 0
+// for no digits or a value <= 0, so conmon then prints "Success" (verified
+// on 2.1.6); the value in the message is cut to 10 bytes.
+func parseListenPid(v string) (int, error) {
+	n, _, errno := cabi.Strtol(v, 10)
 	lpid := int32(n)
 	if errno != 0 || lpid <= 0 {
 		short := v
 		if len(short) > 10 {
 			short = short[:10]
 		}
-		return cabi.Errno("Invalid LISTEN_PID "+short, errno)
+		return 0, cabi.Errno("Invalid LISTEN_PID "+short, errno)
 	}
-	if replace || int(lpid) == os.Getppid() {
-		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
-	}
-	return nil
+	return int(lpid), nil
 }
