@@ -8,15 +8,16 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 fuzztime=${1:-${FUZZTIME:-30s}}
 n=0
 while IFS=: read -r file name; do
-	dir=./$(dirname "$file")
+	dir=$(dirname "$file")
 	echo "fuzz: $dir $name for $fuzztime"
 	corpus=$dir/testdata/fuzz/$name
-	before=$(ls "$corpus" 2>/dev/null | wc -l)
+	count() { { find "$corpus" -type f 2>/dev/null || true; } | wc -l; }
+	before=$(count)
 	if ! "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir"; then
 		# A finding is saved in the corpus and fails the run. Without one,
 		# the engine itself gave up (a worker missing its deadline on a
 		# loaded machine): run the target once more.
-		if [ "$(ls "$corpus" 2>/dev/null | wc -l)" != "$before" ]; then
+		if [ "$(count)" != "$before" ]; then
 			echo "fuzz: $name found a failing input, saved in $corpus" >&2
 			exit 1
 		fi
