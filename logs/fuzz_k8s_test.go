@@ -24,14 +24,14 @@ type k8sEntry struct {
 // line that is not "<timestamp> <stream> <P|F> <content>".
 func parseK8sFile(t *testing.T, b []byte) []k8sEntry {
 	t.Helper()
+	if len(b) == 0 {
+		return nil
+	}
+	if b[len(b)-1] != '\n' {
+		t.Fatalf("last entry has no '\\n': %q", b[bytes.LastIndexByte(b, '\n')+1:])
+	}
 	var out []k8sEntry
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			t.Fatalf("last entry has no '\\n': %q", b)
-		}
-		line := b[:i]
-		b = b[i+1:]
+	for _, line := range bytes.Split(b[:len(b)-1], []byte{'\n'}) {
 		if len(line) < hdrLen || line[tsLen] != ' ' || line[tsLen+7] != ' ' || line[hdrLen-1] != ' ' {
 			t.Fatalf("malformed entry %q", line)
 		}
