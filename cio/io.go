@@ -141,7 +141,7 @@ func (c *IO) StartOutput() {
 			c.fifos.ServeWinsz(resize)
 		}
 	}
-	if err := s.startOutput(c.sink.write); err != nil {
+	if err := s.startOutput(c.sink.write, c.sink.woke); err != nil {
 		c.o.Log.Errorf("%v", err)
 	}
 }

@@ -44,6 +44,7 @@ import (
 // before one that became ready after it.
 type Poller struct {
 	sink   func(stream.Stream, []byte)
+	woke   func()   // OnWake: before the first chunk after a wait
 	ep     *os.File // the inner epoll instance, under the netpoller
 	epfd   int      // its fd: ours alone, valid until Close
 	rc     syscall.RawConn
@@ -152,6 +153,11 @@ func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
 	return nil
 }
 
+// OnWake sets f to be called, before Start, ahead of the first chunk handed
+// over after each wait for output (and ahead of the drain): output that
+// follows a pause may be the first one a newly connected reader must see.
+func (p *Poller) OnWake(f func()) { p.woke = f }
+
 // Start begins reading on a goroutine of its own. It ends once every fd
 // reached EOF, or at Halt or Drain.
 func (p *Poller) Start() {
@@ -185,7 +191,8 @@ func (p *Poller) run() {
 // chunk per fd), so a writer that never lets the pipe run empty cannot hold
 // it.
 func (p *Poller) step(uintptr) bool {
-	for {
+	// rc.Read calls step once at first and again after each wait.
+	for woken := true; ; woken = false {
 		if p.stopped.Load() || p.live == 0 {
 			return true
 		}
@@ -194,6 +201,9 @@ func (p *Poller) step(uintptr) bool {
 		}
 		if len(p.queue) == 0 {
 			return false
+		}
+		if woken && p.woke != nil {
+			p.woke()
 		}
 		p.batch(false)
 	}
@@ -375,9 +385,12 @@ func (p *Poller) Drain(limit time.Duration) {
 			p.arm(&p.srcs[i])
 		}
 	}
-	for p.live > 0 {
+	for woken := true; p.live > 0; woken = false {
 		if !p.collect() || len(p.queue) == 0 {
 			return
+		}
+		if woken && p.woke != nil {
+			p.woke()
 		}
 		p.batch(true)
 		if !time.Now().Before(deadline) {

@@ -424,3 +424,22 @@ func (c *collector) data0() string {
 	defer c.mu.Unlock()
 	return c.data[stream.Stdout].String()
 }
+
+// TestPollerOnWake: the wake hook runs ahead of the first chunk after each
+// wait, not ahead of every chunk: the sink accepts pending attach clients
+// there, which costs a syscall.
+func TestPollerOnWake(t *testing.T) {
+	var mu sync.Mutex
+	var seq []string
+	note := func(s string) { mu.Lock(); seq = append(seq, s); mu.Unlock() }
+	got := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(seq, " ") }
+	p := newPoller(t, func(_ stream.Stream, c []byte) { note(string(c)) })
+	p.OnWake(func() { note("wake") })
+	r, w := pipe(t)
+	add(t, p, r, stream.Stdout, false)
+	p.Start()
+	write(t, w, "a")
+	testutil.Eventually(t, 10*time.Second, "the first chunk", func() bool { return got() == "wake a" })
+	write(t, w, "b")
+	testutil.Eventually(t, 10*time.Second, "the second chunk", func() bool { return got() == "wake a wake b" })
+}

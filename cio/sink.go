@@ -13,15 +13,13 @@ import (
 // entries whole and in the order they were read, and keeps a reopen (ctl
 // type 2) between two chunks.
 type sink struct {
-	mu       sync.Mutex
-	logs     *logs.Writer
-	srv      *attach.Server // nil without an attach socket
-	log      Logger
-	fullRead [2]bool // per stream: the last chunk filled the read buffer
+	mu   sync.Mutex
+	logs *logs.Writer
+	srv  *attach.Server // nil without an attach socket
+	log  Logger
 }
 
 func (k *sink) write(st stream.Stream, p []byte) {
-	i, _ := st.Index()
 	k.mu.Lock()
 	// The writer reports a driver's failure once, when it starts (a full
 	// disk must not produce a warning per line).
@@ -29,19 +27,23 @@ func (k *sink) write(st stream.Stream, p []byte) {
 		k.log.Warnf("write log: %v", err)
 	}
 	if k.srv != nil {
-		// A client that connected before this output was written must get
-		// it, even if the scheduler has not run the accept loop yet (podman
-		// connects, then starts the container). Output that follows a read
-		// which emptied the pipe may be the first after such a connect;
-		// while the container writes faster than we read, every read
-		// fills the buffer and skips this: accept4 on an empty backlog
-		// costs a socket allocation in the kernel, a few microseconds.
-		if !k.fullRead[i] {
-			k.srv.AcceptPending()
-		}
 		k.srv.Broadcast(st, p)
 	}
-	k.fullRead[i] = len(p) == ReadSize
+	k.mu.Unlock()
+}
+
+// woke runs before the first output after the reader waited: a client that
+// connected before that output was written must get it, even if the
+// scheduler has not run the accept loop yet (podman connects, then starts
+// the container). While the container writes faster than we read there is
+// no wait, and no accept4 on an empty backlog (a socket allocation in the
+// kernel, a few microseconds) per chunk.
+func (k *sink) woke() {
+	if k.srv == nil {
+		return
+	}
+	k.mu.Lock()
+	k.srv.AcceptPending()
 	k.mu.Unlock()
 }
 

@@ -139,7 +139,7 @@ func (s *stdio) closeStdin() {
 // startOutput reads the container's stdout and stderr (or its pty master)
 // from one poller, so that the sink gets them in the order they were
 // written.
-func (s *stdio) startOutput(sink func(stream.Stream, []byte)) error {
+func (s *stdio) startOutput(sink func(stream.Stream, []byte), woke func()) error {
 	if s.out == nil && s.errp == nil {
 		return nil // passthrough: the container has our own fds
 	}
@@ -159,6 +159,7 @@ func (s *stdio) startOutput(sink func(stream.Stream, []byte)) error {
 			return err
 		}
 	}
+	p.OnWake(woke)
 	p.Start()
 	s.output = p
 	return nil
