@@ -42,12 +42,17 @@ func (s State) String() string {
 // ErrTransition is an illegal move between states: a bug, never ignored.
 var ErrTransition = errors.New("illegal state transition")
 
-// legal lists every move the lifecycle may make.
-var legal = map[[2]State]bool{
-	{Creating, Running}: true, // created: the container pid is known
-	{Creating, Exiting}: true, // failed: the runtime did not create it
-	{Running, Exiting}:  true, // exited, or timed out
-	{Exiting, Done}:     true, // exit sequence finished
+// legal reports whether the lifecycle may move from one state to another.
+func legal(from, to State) bool {
+	switch from {
+	case Creating:
+		return to == Running || to == Exiting // created, or failed
+	case Running:
+		return to == Exiting // exited, or timed out
+	case Exiting:
+		return to == Done // exit sequence finished
+	}
+	return false
 }
 
 // machine holds the state and the pids signals go to; signal forwarding
@@ -67,7 +72,7 @@ func (m *machine) move(to State) error {
 }
 
 func (m *machine) moveLocked(to State) error {
-	if !legal[[2]State{m.state, to}] {
+	if !legal(m.state, to) {
 		return fmt.Errorf("%w: %s to %s", ErrTransition, m.state, to)
 	}
 	m.state = to

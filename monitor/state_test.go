@@ -8,11 +8,20 @@ import (
 // TestTransitions: every legal move works, every other one is an error.
 func TestTransitions(t *testing.T) {
 	states := []State{Creating, Running, Exiting, Done}
+	want := map[[2]State]bool{{Creating, Running}: true, {Creating, Exiting}: true,
+		{Running, Exiting}: true, {Exiting, Done}: true}
+	for _, from := range states {
+		for _, to := range states {
+			if legal(from, to) != want[[2]State{from, to}] {
+				t.Errorf("legal(%s, %s) = %v", from, to, !want[[2]State{from, to}])
+			}
+		}
+	}
 	for _, from := range states {
 		for _, to := range states {
 			m := &machine{state: from}
 			err := m.move(to)
-			if legal[[2]State{from, to}] {
+			if legal(from, to) {
 				if err != nil || m.current() != to {
 					t.Errorf("%s → %s: %v, now %s", from, to, err, m.current())
 				}
