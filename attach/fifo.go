@@ -171,14 +171,34 @@ func openFIFO(path string) (*os.File, int, error) {
 	if err != nil {
 		return nil, -1, fmt.Errorf("create fifo %s: %w", path, err)
 	}
-	rfd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, -1, fmt.Errorf("open fifo %s for reading: %w", path, err)
+	return openFIFOEnds(path)
+}
+
+// openFIFOEnds opens both ends of the FIFO just made. The bundle may be
+// writable by others, who could swap the name for a symlink or a file
+// between mkfifo and these opens: neither follows a symlink, and each must
+// be a FIFO, or the monitor would write winsz lines into someone's file.
+func openFIFOEnds(path string) (*os.File, int, error) {
+	open := func(flag int, what string) (int, error) {
+		fd, err := unix.Open(path, flag|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return -1, fmt.Errorf("open fifo %s for %s: %w", path, what, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			unix.Close(fd)
+			return -1, fmt.Errorf("open fifo %s for %s: not a fifo", path, what)
+		}
+		return fd, nil
 	}
-	wfd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	rfd, err := open(unix.O_RDONLY, "reading")
+	if err != nil {
+		return nil, -1, err
+	}
+	wfd, err := open(unix.O_WRONLY, "writing")
 	if err != nil {
 		unix.Close(rfd)
-		return nil, -1, fmt.Errorf("open fifo %s for writing: %w", path, err)
+		return nil, -1, err
 	}
 	return os.NewFile(uintptr(rfd), path), wfd, nil
 }

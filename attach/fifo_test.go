@@ -184,3 +184,42 @@ func TestFIFOsNoDescriptorLeak(t *testing.T) {
 		t.Fatalf("descriptors: %d before, %d after", before, after)
 	}
 }
+
+// TestFIFOEndsRefuseSwappedName: a symlink or a regular file put where the
+// FIFO was just made (the bundle may be writable by others) is not opened,
+// and the file it points to is left alone.
+func TestFIFOEndsRefuseSwappedName(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "ctl-link")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "ctl-plain")
+	if err := os.WriteFile(plain, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.OpenFds(t)
+	for _, p := range []string{link, plain} {
+		if f, wfd, err := openFIFOEnds(p); err == nil {
+			f.Close()
+			unix.Close(wfd)
+			t.Errorf("%s opened as the FIFO", p)
+		}
+	}
+	if after := testutil.OpenFds(t); after != before {
+		t.Errorf("%d fds after the refusals, %d before", after, before)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("victim holds %q", b)
+	}
+	f, wfd, err := openFIFO(filepath.Join(dir, "ctl"))
+	if err != nil {
+		t.Fatalf("a real FIFO: %v", err)
+	}
+	f.Close()
+	unix.Close(wfd)
+}
