@@ -85,15 +85,22 @@ func isChildOf(pid, parent int) bool {
 	if err != nil {
 		return true // gone already, or unreadable: the reaper will tell
 	}
-	s := string(b)
+	ppid, ok := statPPid(string(b))
+	return !ok || ppid == parent
+}
+
+// statPPid is the parent pid field of a /proc/PID/stat line. The command
+// name in parentheses may hold spaces and ')', so fields are counted after
+// the last ')'.
+func statPPid(s string) (int, bool) {
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return true
+		return 0, false
 	}
 	f := strings.Fields(s[i+1:])
 	if len(f) < 2 {
-		return true
+		return 0, false
 	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid == parent
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
 }
