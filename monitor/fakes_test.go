@@ -153,7 +153,7 @@ func newHarness(t *testing.T) *harness {
 	h.rec = &recorder{exit: h.exit}
 	h.io = &fakeIO{rec: h.rec}
 	h.cfg = Config{ReportPid: true, PidFile: h.pidfile,
-		ExitFiles: exitcode.Files{ExitDir: filepath.Join(dir, "exits"), Cid: "ctr"}, Env: os.Environ()}
+		ExitFiles: exitcode.Files{ExitDir: filepath.Join(dir, "exits"), Cid: "ctr"}}
 	return h
 }
 

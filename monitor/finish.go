@@ -83,7 +83,7 @@ func (m *Monitor) runExitCommand() int {
 		null = int(f.Fd())
 	}
 	pid, err := oci.Start(oci.Launch{
-		Path: cmd.Path, Argv: cmd.Argv(), Env: m.cfg.Env, Files: []int{null, null, null},
+		Path: cmd.Path, Argv: cmd.Argv(), Env: os.Environ(), Files: []int{null, null, null},
 		OOMScoreAdj: m.cfg.OOMScoreAdj, Delay: m.cfg.ExitDelay,
 		ExecFailStatus: 1, NoPdeathsig: true,
 	})

@@ -67,11 +67,10 @@ type Config struct {
 	ExitFiles  exitcode.Files
 	NoSyncLogs bool // --no-sync-log: no fsync when the logs close
 
-	// The exit command (§11.4), run with Env and the engine's
-	// oom_score_adj after ExitDelay; no command when ExitCommand is nil.
+	// The exit command (§11.4), run with the monitor's environment and the
+	// engine's oom_score_adj after ExitDelay; none when ExitCommand is nil.
 	ExitCommand *exitcode.Command
 	ExitDelay   time.Duration
-	Env         []string
 	OOMScoreAdj string
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -88,7 +87,7 @@ func (d *daemon) monitorConfig(oldAdj string) monitor.Config {
 		Timeout:    time.Duration(c.Timeout) * time.Second,
 		ExitFiles:  exitcode.Files{PersistDir: c.PersistDir, ExitDir: c.ExitDir, Cid: c.Cid},
 		NoSyncLogs: c.NoSyncLog, ExitDelay: time.Duration(c.ExitDelay) * time.Second,
-		Env: os.Environ(), OOMScoreAdj: oldAdj,
+		OOMScoreAdj: oldAdj,
 	}
 	if c.ExitCommand != "" {
 		mc.ExitCommand = &exitcode.Command{Path: c.ExitCommand, Args: c.ExitCommandArgs}
