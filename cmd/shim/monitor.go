@@ -89,6 +89,11 @@ func (d *daemon) monitorConfig(oldAdj string) monitor.Config {
 		NoSyncLogs: c.NoSyncLog, ExitDelay: time.Duration(c.ExitDelay) * time.Second,
 		OOMScoreAdj: oldAdj,
 	}
+	if !c.Exec {
+		// An exec session's -b is its container's bundle, whose exit.json
+		// is the container's own.
+		mc.ExitFiles.Bundle = c.Bundle
+	}
 	if c.ExitCommand != "" {
 		mc.ExitCommand = &exitcode.Command{Path: c.ExitCommand, Args: c.ExitCommandArgs}
 	}
@@ -104,7 +109,23 @@ func (d *daemon) Running(ctr int) {
 	d.stats.Started(d.oom)
 }
 
-func (d *daemon) Final()            { d.oom.Final() }
+func (d *daemon) Final() { d.oom.Final() }
+
+// Record fills in exit.json's OOM verdict (d.oom.Final's, read before the
+// cgroup can vanish), log totals and the monitor's peak memory (§16.3).
+func (d *daemon) Record(r *exitcode.Record) {
+	r.OOMKilled = d.oom.Final()
+	file, journal := d.setup.logs.Counts()
+	if file == nil {
+		file = journal
+	}
+	if file != nil {
+		t := file.Snapshot()
+		r.Logs.Stdout = exitcode.StreamRecord{LoggedBytes: t.Bytes[0], LoggedLines: t.Lines[0]}
+		r.Logs.Stderr = exitcode.StreamRecord{LoggedBytes: t.Bytes[1], LoggedLines: t.Lines[1]}
+	}
+	r.MonitorPeakRSS, _ = metrics.PeakResidentBytes()
+}
 func (d *daemon) Exited(status int) { d.stats.Exited(status) }
 func (d *daemon) Close()            { d.stats.Close() }
 
