@@ -6,6 +6,13 @@ import (
 	"testing"
 )
 
+func TestResidentBytes(t *testing.T) {
+	n, ok := residentBytes()
+	if !ok || n < 1<<20 {
+		t.Fatalf("residentBytes = %d, %v", n, ok)
+	}
+}
+
 func TestStatusKiB(t *testing.T) {
 	status := []byte("Name:\tshim\nVmPeak:\t  1000 kB\nVmHWM:\t    3456 kB\nVmRSS:\t 3000 kB\n")
 	if n, ok := statusKiB(status, "VmHWM:"); !ok || n != 3456<<10 {
