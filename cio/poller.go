@@ -55,7 +55,9 @@ type Poller struct {
 	queue  []int     // ready sources (indices into srcs), oldest first
 	batchq []int     // the batch being served: queue as it was
 	retry  time.Time // when parked ptys are looked at again; zero if none
-	parks  int       // how often a pty was parked (tests: no busy loop)
+	// keepSize: Add leaves pipes at their size (KeepPipeSize).
+	keepSize bool
+	parks    int // how often a pty was parked (tests: no busy loop)
 
 	started bool
 	stopped atomic.Bool
@@ -124,6 +126,11 @@ func NewPoller(sink func(stream.Stream, []byte)) (*Poller, error) {
 	return p, nil
 }
 
+// KeepPipeSize makes Add leave pipes at the kernel's default size: under a
+// blocking log rate limit (§16.5) the container should feel the
+// back-pressure at once, not after filling a 1 MiB cushion.
+func (p *Poller) KeepPipeSize() { p.keepSize = true }
+
 // Add registers an output fd before Start. A pipe (!tty) is grown to
 // pipeSize where that costs nobody anything. f must stay open until the
 // poller is halted or drained.
@@ -131,7 +138,7 @@ func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
 	if p.started {
 		return ErrStarted
 	}
-	if !tty {
+	if !tty && !p.keepSize {
 		growPipe(f)
 	}
 	rc, err := f.SyscallConn()

@@ -32,7 +32,9 @@ type monOpts struct {
 	Extra    []string   // more monitor arguments
 	Umask    string     // start the monitor under this umask (e.g. "077")
 	NoConfig bool       // leave config.json out of the bundle: runtime create fails
-	Hold     bool       // do not write the start byte yet (see sendStart)
+	// Annotations go into config.json (per-container settings, §16.4).
+	Annotations map[string]string
+	Hold        bool // do not write the start byte yet (see sendStart)
 	// Wrap runs the monitor through this command, which must exec its
 	// arguments (the monitor's path and argv), e.g. a namespace wrapper.
 	Wrap []string
