@@ -182,3 +182,97 @@ func TestRateLimitInvalidAnnotation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// journald gets the same budget, and markers it can filter on.
+func TestRateLimitJournald(t *testing.T) {
+	extension(t)
+	ensureJournald(t)
+	const n = 20000
+	r := startMon(t, monOpts{
+		LogArgs:     []string{"-l", "journald"},
+		Args:        []string{"sh", "-c", fmt.Sprintf("seq 1 %d", n)},
+		Annotations: map[string]string{rateKey: "10Ki", policyKey: "drop"},
+	}).run()
+	r.finish("0")
+	rec := readExitRecord(t, r.Bundle)
+	out := rec.Logs["stdout"]
+	if out.LoggedLines+out.DroppedLines != n || out.DroppedLines == 0 {
+		t.Fatalf("exit.json: logged %d + dropped %d lines, want %d with some dropped", out.LoggedLines, out.DroppedLines, n)
+	}
+	var lines, markers, mLines, mBytes uint64
+	want := int(out.LoggedLines) + 1 // at least one marker
+	for _, e := range journalEntries(t, r.ID, want) {
+		if e["SHIM_LOG_RATE_LIMITED"] == "1" {
+			markers++
+			l, _ := strconv.ParseUint(e["SHIM_DROPPED_LINES"], 10, 64)
+			b, _ := strconv.ParseUint(e["SHIM_DROPPED_BYTES"], 10, 64)
+			mLines, mBytes = mLines+l, mBytes+b
+			if !markerRe.MatchString(e["MESSAGE"] + "\n") {
+				t.Errorf("marker MESSAGE %q", e["MESSAGE"])
+			}
+			continue
+		}
+		lines++
+	}
+	if lines != out.LoggedLines || mLines != out.DroppedLines || mBytes != out.DroppedBytes || markers == 0 {
+		t.Errorf("journal: %d lines, markers %d for %d lines, %d bytes; exit.json: logged %d, dropped %d lines, %d bytes",
+			lines, markers, mLines, mBytes, out.LoggedLines, out.DroppedLines, out.DroppedBytes)
+	}
+}
+
+// Through podman: `podman run --annotation` sets the limit (10 s as root;
+// rootless, 3 s of drop only, to keep the suite short); podman's own
+// k8s-file reader (podman logs) parses what the limit leaves.
+func TestPodmanRateLimit(t *testing.T) {
+	extension(t)
+	forEachUser(t, func(t *testing.T, p *podman) {
+		secs, policies := 10, []string{"drop", "block"}
+		if p.user != nil {
+			secs, policies = 3, policies[:1]
+		}
+		for _, policy := range policies {
+			t.Run(policy, func(t *testing.T) {
+				t.Parallel()
+				name := p.runD(t, []string{"--annotation", rateKey + "=1Mi", "--annotation", burstKey + "=256Ki",
+					"--annotation", policyKey + "=" + policy},
+					"sh", "-c", fmt.Sprintf("timeout %d seq 1 999999999; echo done >&2", secs))
+				if code := p.waitExitCode(t, name); code != 0 {
+					t.Fatalf("exit code %d", code)
+				}
+				rec := readExitRecord(t, p.inspect(t, name).StaticDir)
+				out := rec.Logs["stdout"]
+				r := p.pm(t, "logs", name)
+				if r.Code != 0 {
+					t.Fatalf("podman logs: %d %s", r.Code, r.Stderr)
+				}
+				last, markers := 0, 0
+				for _, line := range strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n") {
+					if markerRe.MatchString(line + "\n") {
+						markers++
+						continue
+					}
+					n, err := strconv.Atoi(line)
+					if err != nil && strings.HasPrefix(strconv.Itoa(last+1), line) {
+						continue // the last line, cut by timeout's kill
+					}
+					if err != nil || n != last+1 && policy == "block" || n <= last {
+						t.Fatalf("podman logs: %q after %d", head(line, 60), last)
+					}
+					last = n
+				}
+				switch policy {
+				case "drop":
+					if out.DroppedBytes == 0 || markers == 0 {
+						t.Errorf("dropped %d bytes, %d markers", out.DroppedBytes, markers)
+					}
+				case "block":
+					want := uint64(10*limitRate + limitBurs)
+					if out.DroppedBytes != 0 || markers != 0 || out.LoggedBytes < want*9/10 || out.LoggedBytes > want*11/10 {
+						t.Errorf("logged %d bytes (want %d ± 10 %%), dropped %d, %d markers", out.LoggedBytes, want, out.DroppedBytes, markers)
+					}
+				}
+				t.Logf("%s: %d lines read back, logged %d bytes, dropped %d bytes, %d markers", policy, last, out.LoggedBytes, out.DroppedBytes, markers)
+			})
+		}
+	})
+}
