@@ -75,9 +75,9 @@ func (o *limitedOut) marker(m Marker) {
 
 // writeLimited is Write through a dropping limiter.
 func (w *Writer) writeLimited(s stream.Stream, p []byte, ts time.Time) error {
-	out := limitedOut{w: w, ts: ts}
-	w.limiter.Filter(s, p, ts, &out)
-	return out.err
+	w.lout = limitedOut{w: w, ts: ts} // a field: no allocation per chunk
+	w.limiter.Filter(s, p, ts, &w.lout)
+	return w.lout.err
 }
 
 // finalMarker logs the drops not yet reported, before the drivers close.

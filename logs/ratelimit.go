@@ -156,12 +156,27 @@ func (l *Limiter) Filter(s stream.Stream, p []byte, now time.Time, out limitOut)
 			l.line[i] = atStart
 			continue
 		}
+		if run < 0 {
+			run = off
+		}
+		if l.tokens > float64(len(rest)) {
+			// Every line that starts in rest starts with budget left:
+			// keep it all in one go.
+			off = len(p)
+			l.tokens -= float64(len(rest))
+			c.logged += uint64(len(rest))
+			nl := bytes.Count(rest, newline)
+			c.loggedLines += uint64(nl)
+			if rest[len(rest)-1] == '\n' {
+				l.line[i] = atStart
+			} else if nl > 0 {
+				l.line[i] = keeping
+			}
+			break
+		}
 		seg, full := rest, false
 		if k := bytes.IndexByte(rest, '\n'); k >= 0 {
 			seg, full = rest[:k+1], true
-		}
-		if run < 0 {
-			run = off
 		}
 		off += len(seg)
 		l.tokens -= float64(len(seg))

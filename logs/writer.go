@@ -38,6 +38,7 @@ type Writer struct {
 	journal *Journal
 	failing [2]failure // k8s-file, journald
 	limiter *Limiter   // §16.5; nil: no rate limit
+	lout    limitedOut // what the limiter lets through goes here
 }
 
 // failure is a driver's run of failed writes, reported when it starts.
