@@ -3,16 +3,10 @@ package settings
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"strconv"
 	"strings"
-	"syscall"
 )
-
-// syscallNoFollow: config.json sits in a bundle the engine owns; a symlink
-// there is refused rather than followed.
-const syscallNoFollow = syscall.O_NOFOLLOW
 
 // ErrSyntax is returned for a value that is not a size, rate or policy.
 var ErrSyntax = errors.New("invalid value")
@@ -75,16 +69,4 @@ func parseScrollback(s string) (int64, error) {
 		return MaxScrollback, fmt.Errorf("%w: %q is above the maximum, %d bytes are kept", ErrCapped, s, MaxScrollback)
 	}
 	return n, err
-}
-
-// readLimited reads all of r, failing past limit bytes.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
 }

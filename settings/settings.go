@@ -18,11 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Domain is the annotation prefix's DNS part. Keys are
@@ -105,27 +105,48 @@ func Load(bundle string, getenv func(string) string, w Warner) Settings {
 	return FromAnnotations(ann, getenv, w)
 }
 
-// readAnnotations returns config.json's annotations. The file is decoded
-// only when it mentions Domain: every other container pays one read.
+// readAnnotations returns config.json's annotations. The file is mapped,
+// not read onto the heap (a Go heap that grows at start-up stays grown:
+// every monitor would pay for the biggest config.json it ever read), and
+// only its "annotations" member is decoded, only when the file mentions
+// Domain at all.
 func readAnnotations(path string) (map[string]string, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscallNoFollow, 0)
-	if os.IsNotExist(err) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	defer f.Close()
-	data, err := readLimited(f, MaxConfigSize)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	case st.Size > MaxConfigSize:
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxConfigSize)
+	case st.Size == 0:
+		return nil, nil
+	}
+	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	defer unix.Munmap(data)
 	if !bytes.Contains(data, []byte(Domain)) {
 		return nil, nil
 	}
+	raw := annotationsValue(data)
+	if raw == nil {
+		return nil, fmt.Errorf("parse %s: no annotations object found", path)
+	}
+	// The runtime spec's own type for them, decoded from a copy-free view.
 	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
+	if err := json.Unmarshal(raw, &spec.Annotations); err != nil {
+		return nil, fmt.Errorf("parse %s annotations: %w", path, err)
 	}
 	return spec.Annotations, nil
 }
