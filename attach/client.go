@@ -51,6 +51,10 @@ type client struct {
 	// inputDone: the client's input has ended (EOF), only its hang-up is
 	// watched now. Set by whoever holds its one-shot event.
 	inputDone atomic.Bool
+	// shared: a goroutine other than the watcher may hold the client (a
+	// Broadcast snapshot, an input goroutine, Close). One that never was
+	// shared is reused once the watcher drops it (spare.go).
+	shared atomic.Bool
 
 	// Back-pressure (backpressure.go): writes counts completed datagram
 	// writes, q.progress wakes a Broadcast waiting for room, and
@@ -59,16 +63,20 @@ type client struct {
 	writeStart atomic.Int64
 }
 
-func newClient(s *Server, nfd int) *client {
-	// One allocation: a client that never gets output or sends input needs
-	// no channel, buffer or goroutine (issue 11).
-	return &client{
-		srv:  s,
-		id:   s.nextID.Add(1),
-		fd:   nfd,
-		q:    frameQueue{limit: s.opts.QueueLimit},
-		slot: -1,
+// newClient makes a client, or reuses a spare one (spare.go); s.mu is held.
+// A client that never gets output or sends input needs no channel, buffer
+// or goroutine (issue 11).
+func newClient(s *Server, nfd int) (c *client, fresh bool) {
+	if k := len(s.spare); k > 0 {
+		c = s.spare[k-1]
+		s.spare[k-1] = nil
+		s.spare = s.spare[:k-1]
+	} else {
+		c, fresh = new(client), true
 	}
+	c.srv, c.id, c.fd, c.slot = s, s.nextID.Add(1), nfd, -1
+	c.q.limit = s.opts.QueueLimit
+	return c, fresh
 }
 
 // deadChan is closed once the client is shut down.
@@ -149,10 +157,11 @@ func (c *client) finish() {
 }
 
 // shutdown disconnects the client. Closing the file wakes a writer waiting
-// in the poller and waits only for in-flight syscalls.
-func (c *client) shutdown() {
+// in the poller and waits only for in-flight syscalls. It reports whether
+// this call did it (the first one).
+func (c *client) shutdown() bool {
 	if !c.closed.CompareAndSwap(false, true) {
-		return
+		return false
 	}
 	c.q.kill()
 	c.srv.removeClient(c)
@@ -175,6 +184,7 @@ func (c *client) shutdown() {
 	if c.srv.debug {
 		c.srv.log.Debugf("attach client %d disconnected", c.id)
 	}
+	return true
 }
 
 // writeLoop is one run of the client's writer: it starts with output queued

@@ -81,7 +81,7 @@ func (s *Server) inputEOF(wait bool) bool {
 // once its input has ended.
 func (c *client) event(events uint32) {
 	if c.inputDone.Load() {
-		c.shutdown() // only EPOLLHUP or EPOLLERR is watched now
+		c.drop() // only EPOLLHUP or EPOLLERR is watched now
 		return
 	}
 	c.pumpInput(true, events&(unix.EPOLLHUP|unix.EPOLLERR) != 0)
@@ -112,6 +112,7 @@ func (c *client) pumpInput(onWatcher, hup bool) {
 				return
 			}
 		case n > 0 && onWatcher:
+			c.shared.Store(true)
 			go c.inputLoop(bp, n)
 			return
 		case n > 0:
@@ -122,6 +123,7 @@ func (c *client) pumpInput(onWatcher, hup bool) {
 			// broken connection: either way this client's input has ended.
 			c.inputDone.Store(true)
 			if !s.inputEOF(!onWatcher) {
+				c.shared.Store(true)
 				go func() {
 					s.inputEOF(true)
 					c.inputEnded(err, hup)
@@ -150,7 +152,7 @@ func (c *client) inputEnded(err error, hup bool) {
 		c.srv.log.Debugf("attach client %d: read: %v", c.id, err)
 	}
 	if err != nil || hup {
-		c.shutdown()
+		c.drop()
 		return
 	}
 	c.arm(hangupEvents)

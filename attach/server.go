@@ -94,8 +94,9 @@ type Server struct {
 	nextID   atomic.Uint64
 	stats    counters // totals for Stats
 
-	burst        int         // clients accepted since memory was last released
-	sinceCollect int         // clients accepted since the last collection (collectDue)
+	spare        []*client   // dropped clients for reuse (spare.go)
+	burst        int         // clients allocated since memory was last released
+	sinceCollect int         // clients allocated since the last collection (collectDue)
 	releaseTimer *time.Timer // pending releaseAfterBurst, nil if none
 
 	inMu        sync.Mutex // serialises Input writes and CloseStdin
@@ -218,6 +219,7 @@ func (s *Server) snapshot() []*client {
 		s.mu.Lock()
 		s.snapGen = s.set.gen.Load()
 		s.snap = s.set.appendTo(s.snap[:0])
+		markShared(s.snap)
 		s.mu.Unlock()
 	}
 	return s.snap
@@ -235,6 +237,7 @@ func (s *Server) Close() error {
 	}
 	s.closing = true
 	list := s.set.appendTo(nil)
+	markShared(list)
 	if s.releaseTimer != nil {
 		s.releaseTimer.Stop()
 	}
@@ -307,10 +310,12 @@ func (s *Server) addClient(nfd int) {
 		unix.Close(nfd)
 		return
 	}
-	c := newClient(s, nfd)
+	c, fresh := newClient(s, nfd)
 	s.set.add(c)
-	s.burst++
-	s.sinceCollect++
+	if fresh { // only allocations make garbage to collect (release.go)
+		s.burst++
+		s.sinceCollect++
+	}
 	// Under s.mu, so the watcher cannot see an event for c before c is in
 	// the set; c is not shared yet, so its fd needs no fdMu.
 	ev := unix.EpollEvent{Events: inputEvents, Fd: c.slot, Pad: c.tag()}
