@@ -5,7 +5,9 @@
 # (hack/attachstorm, one connection at a time). Prints per monitor the CPU
 # seconds the monitor used (utime+stime), its RSS before / peak / SETTLE
 # after the storm, open fds and threads before/after, and shim's goroutines
-# (its monitor runs with SHIM_METRICS=1 for that; conmon ignores it).
+# (its monitor runs with SHIM_METRICS=1 for that; conmon ignores it). conns is
+# how many connections were made: a monitor that stops accepting (at its fd
+# limit) ends its storm after attachstorm's 5 s connect timeout.
 # Environment: as hack/bench-start.sh, plus SETTLE (default 2s), CONC
 # (connecting goroutines, default 1) and HOLD=1 (keep all N open, then close).
 set -euo pipefail
@@ -57,11 +59,11 @@ echo "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $n connect+close per
 } | awk '
 	{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[$1, kv[1]] = kv[2] } mons[++m] = $1 }
 	END {
-		printf "%-8s %8s %7s %9s %9s %9s %12s %10s %11s\n", "monitor", "wall_s", "cpu_s",
+		printf "%-8s %7s %8s %7s %9s %9s %9s %12s %10s %11s\n", "monitor", "conns", "wall_s", "cpu_s",
 			"rss_KiB", "peak_KiB", "after_KiB", "fds", "threads", "goroutines"
 		for (i = 1; i <= m; i++) {
 			k = mons[i]
-			printf "%-8s %8s %7s %9s %9s %9s %12s %10s %11s\n", k, v[k, "wall_s"], v[k, "cpu_s"],
+			printf "%-8s %7s %8s %7s %9s %9s %9s %12s %10s %11s\n", k, v[k, "connections"], v[k, "wall_s"], v[k, "cpu_s"],
 				v[k, "rss_kib_before"], v[k, "rss_kib_peak"], v[k, "rss_kib_after"],
 				v[k, "fds_before"] "->" v[k, "fds_after"], v[k, "threads_before"] "->" v[k, "threads_after"],
 				v[k, "goroutines_before"] "->" v[k, "goroutines_after"]
