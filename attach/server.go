@@ -320,14 +320,15 @@ func (s *Server) addClient(nfd int) {
 	// the set; c is not shared yet, so its fd needs no fdMu.
 	ev := unix.EpollEvent{Events: inputEvents, Fd: c.slot, Pad: c.tag()}
 	err := s.ctlFd(unix.EPOLL_CTL_ADD, nfd, &ev)
+	id := c.id // once registered, the watcher may drop c, and reuse it, at any time
 	s.mu.Unlock()
 	if err != nil {
-		s.log.Warnf("attach client %d: watch: %v", c.id, err)
-		c.shutdown()
+		s.log.Warnf("attach client %d: watch: %v", id, err)
+		c.shutdown() // never registered: the watcher has not seen it
 		return
 	}
 	if s.debug {
-		s.log.Debugf("attach client %d connected", c.id)
+		s.log.Debugf("attach client %d connected", id)
 	}
 }
 
