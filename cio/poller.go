@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 // Poller reads a set of output fds (the container's stdout and stderr, or
@@ -274,20 +275,8 @@ func (p *Poller) batch(draining bool) {
 }
 
 // poll asks the epoll instance, without waiting, for the ready fds in the
-// order they became ready. It cannot block, so it is a raw syscall.
-func (p *Poller) poll() int {
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
-			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
-		switch e {
-		case 0:
-			return int(r)
-		case unix.EINTR:
-		default:
-			return -1
-		}
-	}
-}
+// order they became ready.
+func (p *Poller) poll() int { return cabi.EpollReady(p.epfd, p.events) }
 
 // fill does one read from s into s.buf and reports whether s may have
 // more. draining: an EIO on a pty ends it (nobody will open a slave any
