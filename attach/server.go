@@ -60,6 +60,9 @@ type Options struct {
 	// ReleaseMemory is called once a burst of clients is over (see
 	// releaseAfterBurst); nil means debug.FreeOSMemory.
 	ReleaseMemory func()
+	// Scrollback is how many bytes of the latest output a new client gets
+	// first (§16.6); 0 keeps nothing.
+	Scrollback int
 }
 
 // Server is the attach socket: it accepts clients, fans output out to all of
@@ -84,6 +87,12 @@ type Server struct {
 	bmu     sync.Mutex
 	snap    []*client
 	snapGen uint64
+	// scroll is the output kept for new clients, nil when off. scrollMu
+	// makes "keep a chunk and take the snapshot it goes to" and "replay
+	// to a new client and add it to the set" exclusive, so a client gets
+	// every chunk exactly once, from the replay or from Broadcast.
+	scroll   *scrollback
+	scrollMu sync.Mutex
 	// acceptMu makes "take from the backlog" and "add to the set" one step,
 	// so AcceptPending never finds the backlog empty while the watcher
 	// holds a connection it has not registered yet.
@@ -123,6 +132,11 @@ func Listen(opts Options) (*Server, error) {
 		s.opts.QueueLimit = DefaultQueueLimit
 	}
 	s.opts.QueueLimit = max(s.opts.QueueLimit, minQueueLimit)
+	if s.scroll = newScrollback(s.opts.Scrollback); s.scroll != nil {
+		// Room for the replay however finely the streams alternate (a
+		// frame header per run), on top of the usual lag.
+		s.opts.QueueLimit = max(s.opts.QueueLimit, 4*s.opts.Scrollback+minQueueLimit)
+	}
 	if s.opts.FlushTimeout <= 0 {
 		s.opts.FlushTimeout = DefaultFlushTimeout
 	}
@@ -188,7 +202,7 @@ func (s *Server) SymlinkPath() string { return s.symlink }
 // for it (back-pressure, see waitRoom), and drops it if it takes nothing for
 // StallTimeout. With no client connected it costs one atomic load.
 func (s *Server) Broadcast(st stream.Stream, p []byte) {
-	if s.set.n.Load() == 0 || len(p) == 0 {
+	if (s.scroll == nil && s.set.n.Load() == 0) || len(p) == 0 {
 		return
 	}
 	// The frame's id byte (§8.2). Nothing else may ever be sent: podman's
@@ -200,7 +214,16 @@ func (s *Server) Broadcast(st stream.Stream, p []byte) {
 	}
 	s.bmu.Lock()
 	defer s.bmu.Unlock()
-	for _, c := range s.snapshot() {
+	var clients []*client
+	if s.scroll != nil {
+		s.scrollMu.Lock()
+		s.scroll.add(id, p)
+		clients = s.snapshot()
+		s.scrollMu.Unlock()
+	} else {
+		clients = s.snapshot()
+	}
+	for _, c := range clients {
 		switch r := c.q.push(id, p); r {
 		case pushFull:
 			s.waitRoom(c, id, p)
@@ -302,8 +325,13 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// addClient registers an accepted connection; s.acceptMu is held.
+// addClient registers an accepted connection; s.acceptMu is held. With
+// scrollback the replay and the registration are one step for Broadcast.
 func (s *Server) addClient(nfd int) {
+	if s.scroll != nil {
+		s.scrollMu.Lock()
+		defer s.scrollMu.Unlock()
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -311,6 +339,7 @@ func (s *Server) addClient(nfd int) {
 		return
 	}
 	c, fresh := newClient(s, nfd)
+	s.replay(c)
 	s.set.add(c)
 	if fresh { // only allocations make garbage to collect (release.go)
 		s.burst++

@@ -10,11 +10,13 @@ type Stats struct {
 	SlowDisconnects  uint64 // clients dropped for taking nothing for StallTimeout with a full queue
 	SlowDroppedBytes uint64 // output those clients never got: their queue plus the chunk that did not fit
 	InputBytes       uint64 // client input written to the container's stdin
+	Replays          uint64 // clients that got the scrollback (§16.6) first
+	ReplayBytes      uint64 // scrollback bytes queued for them
 }
 
 // counters are the Server's side of Stats.
 type counters struct {
-	slow, slowBytes, input atomic.Uint64
+	slow, slowBytes, input, replays, replayBytes atomic.Uint64
 }
 
 // slowDrop counts a client dropped for lagging, and the chunk it did not
@@ -42,6 +44,8 @@ func (s *Server) Stats() Stats {
 		SlowDisconnects:  s.stats.slow.Load(),
 		SlowDroppedBytes: s.stats.slowBytes.Load(),
 		InputBytes:       s.stats.input.Load(),
+		Replays:          s.stats.replays.Load(),
+		ReplayBytes:      s.stats.replayBytes.Load(),
 	}
 }
 

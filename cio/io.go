@@ -33,6 +33,8 @@ type Options struct {
 	// KeepPipeSize leaves the output pipes at the kernel's size (a
 	// blocking log rate limit, §16.5).
 	KeepPipeSize bool
+	// Scrollback: bytes of output kept for new attach clients (§16.6).
+	Scrollback int
 
 	Logs *logs.Writer // the log drivers, already open
 	Log  Logger
@@ -86,6 +88,7 @@ func (c *IO) Open() error {
 		Bundle: o.Bundle, FullAttach: o.FullAttach, SocketDir: o.SocketDir, Cuuid: o.Cuuid,
 		Stdin: o.Stdin, Terminal: o.Terminal, LeaveStdinOpen: o.LeaveStdinOpen,
 		CloseStdin: c.std.closeStdin, Logger: o.Log, Exiting: o.Exiting,
+		Scrollback: o.Scrollback,
 	}
 	if c.std.stdin != nil {
 		opts.Input = c.std.stdin

@@ -80,6 +80,8 @@ type AttachCounts struct {
 	SlowDisconnects  uint64 // dropped for lagging
 	SlowDroppedBytes uint64 // output the lagging clients missed
 	InputBytes       uint64 // written to the container's stdin
+	Replays          uint64 // clients that got the scrollback first
+	ReplayBytes      uint64 // scrollback bytes sent to them
 }
 
 // OOMCounter counts the OOM kills of the container's memory cgroup;

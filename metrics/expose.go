@@ -38,6 +38,10 @@ var (
 		"Attach clients accepted."}
 	famSlowClients = family{"shim_attach_slow_disconnects_total", "counter",
 		"Attach clients disconnected for falling too far behind the output."}
+	famReplays = family{"shim_attach_scrollback_replays_total", "counter",
+		"Attach clients that got the kept output (attach scrollback) before live output."}
+	famReplayBytes = family{"shim_attach_scrollback_bytes_total", "counter",
+		"Kept output bytes sent to new attach clients (attach scrollback)."}
 	famStdin = family{"shim_stdin_bytes_total", "counter",
 		"Bytes from attach clients written to the container's stdin."}
 	famResizes = family{"shim_tty_resizes_total", "counter",
@@ -184,6 +188,10 @@ func (e *expo) attach(st AttachCounts) {
 	e.single(famClientsTotal, st.Accepted)
 	e.single(famSlowClients, st.SlowDisconnects)
 	e.single(famStdin, st.InputBytes)
+	if st.Replays > 0 {
+		e.single(famReplays, st.Replays)
+		e.single(famReplayBytes, st.ReplayBytes)
+	}
 }
 
 // expo appends exposition lines to b.

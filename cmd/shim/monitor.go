@@ -63,6 +63,7 @@ func runMonitor(cfg *cli.Config, st *setup, lg *diag.Logger, inherited []int, ol
 	d.io = cio.New(cio.Options{
 		Terminal: cfg.Terminal, Stdin: cfg.Stdin, Passthrough: st.passthrough,
 		KeepPipeSize: d.settings.LogRate > 0 && d.settings.LogPolicy == settings.Block,
+		Scrollback:   int(d.settings.Scrollback),
 		Logs:         st.logs, Log: lg,
 		Bundle: cfg.Bundle, SocketDir: cfg.SocketDirPath, Cuuid: cfg.Cuuid,
 		FullAttach: cfg.FullAttach, LeaveStdinOpen: cfg.LeaveStdinOpen,
