@@ -5,7 +5,8 @@ package integration
 
 import (
 	"fmt"
-	"os"
+	"net"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -165,21 +166,62 @@ func TestRateLimitBlock(t *testing.T) {
 	t.Logf("written and logged %d lines, %d bytes in 10 s", n, len(attached))
 }
 
-// An invalid annotation: one warning, the container runs unlimited.
+// An invalid annotation: one warning in the monitor's diagnostics (here
+// syslog, through the test hook), and the container runs unlimited.
 func TestRateLimitInvalidAnnotation(t *testing.T) {
 	extension(t)
+	sock := filepath.Join(t.TempDir(), "log")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t.Setenv("_SHIM_TEST_SYSLOG_SOCKET", sock)
 	r := startMon(t, monOpts{
 		Args:        []string{"sh", "-c", "seq 1 1000"},
 		Annotations: map[string]string{rateKey: "fast"},
-		Extra:       []string{"--log-level", "debug", "--syslog"},
+		Extra:       []string{"--syslog"},
 	}).run()
 	r.finish("0")
 	rec := readExitRecord(t, r.Bundle)
 	if out := rec.Logs["stdout"]; out.LoggedLines != 1000 || out.DroppedBytes != 0 {
 		t.Errorf("logs %+v", rec.Logs)
 	}
-	if _, err := os.Stat(r.LogPath); err != nil {
-		t.Fatal(err)
+	var warnings []string
+	buf := make([]byte, 8192)
+	for {
+		l.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := l.Read(buf)
+		if err != nil {
+			break
+		}
+		if rec := string(buf[:n]); strings.Contains(rec, `ignoring annotation `+rateKey+`="fast"`) {
+			warnings = append(warnings, rec)
+		}
+	}
+	if len(warnings) != 1 {
+		t.Errorf("%d warnings about the annotation, want 1: %q", len(warnings), warnings)
+	}
+}
+
+// With drop, a noisy container is not slowed: 2 million lines (15 MB)
+// under 1 MiB/s take about as long as without a limit (blocking would
+// take 14 s or more).
+func TestRateLimitDropDoesNotSlow(t *testing.T) {
+	extension(t)
+	elapsed := func(ann map[string]string) time.Duration {
+		r := startMon(t, monOpts{Args: []string{"seq", "1", "2000000"}, Annotations: ann}).run()
+		r.finish("0")
+		rec := readExitRecord(t, r.Bundle)
+		s, _ := time.Parse(time.RFC3339Nano, *rec.StartedAt)
+		f, _ := time.Parse(time.RFC3339Nano, rec.FinishedAt)
+		return f.Sub(s)
+	}
+	free := elapsed(nil)
+	limited := elapsed(map[string]string{rateKey: "1Mi", policyKey: "drop"})
+	t.Logf("2M lines: %v without a limit, %v under 1 MiB/s (drop)", free, limited)
+	if limited > free+5*time.Second {
+		t.Errorf("under a dropping limit the container took %v, without %v", limited, free)
 	}
 }
 
