@@ -5,13 +5,13 @@ package integration
 
 import (
 	"fmt"
-	"net"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shim-project/shim/internal/testutil"
 )
 
 const (
@@ -170,13 +170,7 @@ func TestRateLimitBlock(t *testing.T) {
 // syslog, through the test hook), and the container runs unlimited.
 func TestRateLimitInvalidAnnotation(t *testing.T) {
 	extension(t)
-	sock := filepath.Join(t.TempDir(), "log")
-	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	t.Setenv("_SHIM_TEST_SYSLOG_SOCKET", sock)
+	logs := listenSyslog(t)
 	r := startMon(t, monOpts{
 		Args:        []string{"sh", "-c", "seq 1 1000"},
 		Annotations: map[string]string{rateKey: "fast"},
@@ -187,20 +181,11 @@ func TestRateLimitInvalidAnnotation(t *testing.T) {
 	if out := rec.Logs["stdout"]; out.LoggedLines != 1000 || out.DroppedBytes != 0 {
 		t.Errorf("logs %+v", rec.Logs)
 	}
-	var warnings []string
-	buf := make([]byte, 8192)
-	for {
-		l.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, err := l.Read(buf)
-		if err != nil {
-			break
-		}
-		if rec := string(buf[:n]); strings.Contains(rec, `ignoring annotation `+rateKey+`="fast"`) {
-			warnings = append(warnings, rec)
-		}
-	}
-	if len(warnings) != 1 {
-		t.Errorf("%d warnings about the annotation, want 1: %q", len(warnings), warnings)
+	warning := `ignoring annotation ` + rateKey + `="fast"`
+	testutil.Eventually(t, 10*time.Second, "the warning on syslog", func() bool { return logs.has(warning) })
+	time.Sleep(200 * time.Millisecond) // a second one would be right behind
+	if n := logs.count(warning); n != 1 {
+		t.Errorf("%d warnings about the annotation, want 1", n)
 	}
 }
 
