@@ -52,6 +52,9 @@ for m in "${monitors[@]}"; do
 	need_monitor "$m"
 	args+=(-monitor "$(readlink -f "$m")")
 done
+# A binary just built has dirty pages in the page cache, which its process
+# counts as Private_Dirty until they are written back: write them first.
+sync "${monitors[@]}"
 GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 "$hack_dir/make-image.sh" >/dev/null
 

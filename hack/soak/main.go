@@ -51,7 +51,8 @@ type result struct {
 	ctr            *container
 	start, end     snapshot
 	rows           []row
-	broken         []string // end against start
+	broken         []string  // end against start
+	load           [2]string // /proc/loadavg at the start and the end: the wall times depend on it
 }
 
 type config struct {
@@ -154,6 +155,7 @@ func runOne(cfg config, r *reaper, pm *podman, name string) (*result, error) {
 	if res.start, err = ctr.snapshot(); err != nil {
 		return nil, err
 	}
+	res.load[0] = loadavg()
 	before := res.start
 	for _, ph := range cfg.phases {
 		if ph.count <= 0 {
@@ -176,6 +178,7 @@ func runOne(cfg config, r *reaper, pm *podman, name string) (*result, error) {
 		before = r.after
 	}
 	res.end = before
+	res.load[1] = loadavg()
 	res.broken = violations(res.start, res.end)
 	return res, nil
 }
@@ -230,6 +233,12 @@ func loadConfig() (config, error) {
 	att := &cfg.phases[len(cfg.phases)-1]
 	att.then, att.thenName = oneLine, "+1 line"
 	return cfg, nil
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // environWithout is the environment without key (os.StartProcess passes

@@ -37,7 +37,8 @@ func verdict(broken []string, w work) string {
 // row above is its start), and the bounds checked against that start; the
 // last row holds the end against the very start.
 func printResult(out io.Writer, res *result) {
-	fmt.Fprintf(out, "\nsoak %s (%s): container %s, monitor pid %d\n", res.label, res.monitor, res.ctr.name, res.ctr.monPid)
+	fmt.Fprintf(out, "\nsoak %s (%s): container %s, monitor pid %d; load %s at the start, %s at the end\n",
+		res.label, res.monitor, res.ctr.name, res.ctr.monPid, res.load[0], res.load[1])
 	line := func(cols [6]string, figs []any, verdict string) {
 		fmt.Fprintf(out, "%-12s %6s %8s %8s %6s %8s  %6s %6s %9s %10s %5s %5s  %s\n",
 			append(append([]any{cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]}, figs...), verdict)...)
