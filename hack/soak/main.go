@@ -162,20 +162,20 @@ func runOne(cfg config, r *reaper, pm *podman, name string) (*result, error) {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "soak: %s: %s x %d\n", res.label, ph.name, ph.count)
-		r, err := runPhase(s, cfg.settle, ph.name, ph.count, before, func() work { return ph.run(s, ph.count) })
+		rw, err := runPhase(s, cfg.settle, ph.name, ph.count, before, func() work { return ph.run(s, ph.count) })
 		if err != nil {
 			return nil, err
 		}
-		res.rows = append(res.rows, r)
+		res.rows = append(res.rows, rw)
 		if ph.then != nil {
-			cpu0 := r.after.cpu
-			if r, err = runPhase(s, cfg.settle, ph.thenName, 1, before, func() work { return ph.then(s) }); err != nil {
+			cpu0 := rw.after.cpu
+			if rw, err = runPhase(s, cfg.settle, ph.thenName, 1, before, func() work { return ph.then(s) }); err != nil {
 				return nil, err
 			}
-			r.monCPU = r.after.cpu - cpu0
-			res.rows = append(res.rows, r)
+			rw.monCPU = rw.after.cpu - cpu0
+			res.rows = append(res.rows, rw)
 		}
-		before = r.after
+		before = rw.after
 	}
 	res.end = before
 	res.load[1] = loadavg()
