@@ -11,11 +11,14 @@
 #   SOAK_EXEC_SYNC=10000   exec syncs as CRI-O's probes do: `monitor -e --sync
 #                          --exec-process-spec` of `true`, one monitor each
 #   SOAK_PODMAN_EXEC=1000  `podman exec CTR true`, one exec monitor each
-#   SOAK_ATTACH=10000      connect/close on the attach socket
+#   SOAK_ATTACH=10000      connect/close on the attach socket, then one line
+#                          of output (row "+1 line": what the monitor gives
+#                          back once writing to the closed clients failed)
 # (0 skips a phase). After each phase (and up to SOAK_SETTLE seconds, default
 # 5, for things to settle) it prints the monitor's fds, goroutines (shim's
 # metrics socket; "-" for conmon), RSS and Private_Dirty, the container's
-# monitor processes and the host's zombies, and checks them against the
+# monitor processes and the zombies in the soak's process tree (the host's
+# are shown too, unchecked: other work makes them), and checks them against the
 # phase's start: fds and goroutines exactly, memory at most 1 MiB above,
 # monitors back to their number, no more zombies. The last row checks the
 # end against the start. Also per phase: wall time, the long-lived monitor's

@@ -4,9 +4,9 @@
 // connect/close storms, ctl messages, a GiB of the container's own output
 // and `podman exec`s, and prints the monitor's fds, goroutines (shim's
 // metrics socket), RSS and Private_Dirty, and the container's monitor
-// processes and the host's zombies before and after each phase, with
-// the bounds they must meet (fds and goroutines exactly, memory within
-// 1 MiB, monitors and zombies back to their start). Run for several
+// processes and the zombies in this process's tree before and after each
+// phase, with the bounds they must meet (fds and goroutines exactly, memory
+// within 1 MiB, monitors and zombies back to their start). Run for several
 // monitors it prints wall time and CPU side by side. hack/soak.sh runs it.
 //
 // This process is a child subreaper: the monitors' daemons fork away from

@@ -86,17 +86,26 @@ func memKiB(pid int) (rss, privDirty int, err error) {
 
 // hostCounts scans /proc once: the processes running the monitor binary exe
 // for the container id (the long-lived monitor and any exec monitor still
-// alive; other containers' monitors are not ours to count), and every
-// zombie on the host.
-func hostCounts(exe, id string) (monitors, zombies int) {
+// alive; other containers' monitors are not ours to count), the zombies in
+// root's process tree (root is this process, the subreaper of everything
+// the soak starts: podman, the monitors and, below them, the container's
+// and runc's processes), and the zombies on the whole host, which other
+// work on the machine changes as well.
+func hostCounts(exe, id string, root int) (monitors, zombies, hostZombies int) {
 	ents, _ := os.ReadDir("/proc")
+	procs := map[int]procStat{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if st, err := readStat(pid); err == nil && st.state == 'Z' {
-			zombies++
+		st, err := readStat(pid)
+		if err != nil {
+			continue
+		}
+		procs[pid] = st
+		if st.state == 'Z' {
+			hostZombies++
 			continue
 		}
 		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || target != exe {
@@ -107,5 +116,24 @@ func hostCounts(exe, id string) (monitors, zombies int) {
 			monitors++
 		}
 	}
-	return monitors, zombies
+	return monitors, treeZombies(procs, root), hostZombies
+}
+
+// treeZombies counts the zombies among root's descendants.
+func treeZombies(procs map[int]procStat, root int) int {
+	n := 0
+	for _, st := range procs {
+		if st.state != 'Z' {
+			continue
+		}
+		// Walk up; a pid is at most len(procs) steps from the top.
+		for p, steps := st.ppid, 0; p > 0 && steps <= len(procs); steps++ {
+			if p == root {
+				n++
+				break
+			}
+			p = procs[p].ppid
+		}
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,8 @@ const memSlackKiB = 1024
 type snapshot struct {
 	fds, goroutines    int // goroutines -1: no metrics (conmon)
 	rssKiB, privDirKiB int
-	monitors, zombies  int
+	monitors, zombies  int           // zombies: in the soak's process tree
+	hostZombies        int           // not checked: other work on the machine makes them too
 	cpu                time.Duration // the monitor's own utime+stime
 }
 
@@ -45,7 +47,7 @@ func (c *container) snapshot() (snapshot, error) {
 		return s, fmt.Errorf("monitor %d: %w", c.monPid, err)
 	}
 	s.cpu = st.own
-	s.monitors, s.zombies = hostCounts(c.monExe, c.id)
+	s.monitors, s.zombies, s.hostZombies = hostCounts(c.monExe, c.id, os.Getpid())
 	return s, nil
 }
 
@@ -88,7 +90,8 @@ func parseGoroutines(r io.Reader) (int, error) {
 
 // violations lists the bounds that after breaks against before: fds and
 // goroutines exactly back, memory at most memSlackKiB above, the
-// container's monitors back to their number, no more zombies on the host.
+// container's monitors back to their number, no more zombies in the
+// soak's process tree.
 func violations(before, after snapshot) []string {
 	var v []string
 	if after.fds != before.fds {

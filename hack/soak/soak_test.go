@@ -41,3 +41,21 @@ func TestViolations(t *testing.T) {
 		t.Fatalf("violations = %v, want %v", v, want)
 	}
 }
+
+func TestTreeZombies(t *testing.T) {
+	procs := map[int]procStat{
+		1:  {state: 'S'},
+		10: {state: 'S', ppid: 1},  // the soak
+		11: {state: 'S', ppid: 10}, // a monitor
+		12: {state: 'Z', ppid: 11}, // its zombie: ours
+		13: {state: 'Z', ppid: 10}, // ours
+		20: {state: 'S', ppid: 1},
+		21: {state: 'Z', ppid: 20}, // someone else's
+		22: {state: 'Z', ppid: 1},  // someone else's
+		30: {state: 'Z', ppid: 31}, // a cycle from a racy scan must not hang
+		31: {state: 'S', ppid: 30},
+	}
+	if n := treeZombies(procs, 10); n != 2 {
+		t.Fatalf("treeZombies = %d, want 2", n)
+	}
+}
