@@ -29,7 +29,7 @@
 # The monitor: shim ($SHIM_BIN, the default), conmon ($REF_CONMON), both
 # (one after the other, then side by side), or binaries; also SOAK_MONITOR.
 # Examples:
-#   make soak                       # shim, the full counts (~50 min on 2 CPUs)
+#   make soak                       # shim, the full counts (about an hour on 2 CPUs)
 #   SOAK_MONITOR=conmon make soak
 #   SOAK_EXEC_SYNC=100 SOAK_PODMAN_EXEC=20 SOAK_LOG_MIB=64 hack/soak.sh both
 # Needs root. Environment: as hack/lib.sh.
