@@ -2,6 +2,7 @@
 #   make demo    install deps, build, import the test image, run a container under shim via podman
 #   make test    install deps, build, unit tests, then integration tests (root: runc + podman)
 #   make bench   start latency and idle memory, shim vs the system's conmon
+#   make soak    one monitor under a long load: nothing may grow (soak-compare: vs conmon)
 
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/shim
@@ -29,7 +30,7 @@ BENCH_N ?= 30
 STORM_N ?= 10000
 
 .PHONY: all build deps image test test-unit test-integration vet install uninstall \
-	demo bench bench-start bench-mem bench-logs bench-attach rootfs clean clean-store lint fuzz test-fuzz
+	demo bench bench-start bench-mem bench-logs bench-attach soak soak-compare rootfs clean clean-store lint fuzz test-fuzz
 
 all: build
 
@@ -101,6 +102,16 @@ bench-mem: build
 # An attach connection storm, side by side (not part of `make bench`).
 bench-attach: build
 	SHIM_BIN=$(CURDIR)/$(BIN) hack/bench-attach-storm.sh $(STORM_N)
+
+# Nothing grows: one monitor through exec syncs, attach storms, ctl messages,
+# a GiB of logs and podman execs (hack/soak.sh; counts via SOAK_*, long at the
+# full counts). SOAK_MONITOR=conmon (or a path) soaks another monitor.
+SOAK_MONITOR ?= shim
+soak: build
+	SHIM_BIN=$(CURDIR)/$(BIN) hack/soak.sh $(SOAK_MONITOR)
+
+soak-compare: build
+	SHIM_BIN=$(CURDIR)/$(BIN) hack/soak.sh both
 
 # The log path (a few minutes; not part of `make bench`).
 bench-logs: build
