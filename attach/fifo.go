@@ -126,17 +126,26 @@ func (f *FIFOs) Close() error {
 func (f *FIFOs) serve(r *os.File, line func([]byte) bool) {
 	defer f.wg.Done()
 	var lb lineBuf
+	var burst ctlBurst
+	lines := 0
+	counted := func(l []byte) bool { lines++; return line(l) }
 	for {
 		n, err := r.Read(lb.space())
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			burst.quiet(r)
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.EOF) {
 				f.log.Warnf("read %s: %v", r.Name(), err)
 			}
 			return
 		}
-		if lb.commit(n, line) {
+		lines = 0
+		if lb.commit(n, counted) {
 			f.log.Warnf("Could not find newline in entire buffer")
 		}
+		burst.afterRead(r, lines)
 	}
 }
 
