@@ -62,7 +62,7 @@ type Poller struct {
 	quietAt    time.Time
 	busy       bool
 	quietAfter time.Duration // QuietAfter (tests shorten it)
-	parks   int // how often a pty was parked (tests: no busy loop)
+	parks      int           // how often a pty was parked (tests: no busy loop)
 
 	started bool
 	stopped atomic.Bool
