@@ -22,7 +22,10 @@ import (
 )
 
 const (
-	memMonitors = 10
+	// Pss counts 1/N of the binary's page cache (about 2.7 MiB mapped) in
+	// every one of N monitors: with 10 that alone was 270 KiB each, with
+	// 15 it is 180 (hack/bench-mem.sh's 30: 90).
+	memMonitors = 15
 	memMaxPss   = 1024 // KiB, average per idle monitor
 
 	// The after-work load (issue 12), and how far the monitor's
