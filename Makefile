@@ -31,9 +31,10 @@ FUZZTIME ?= 30s
 CI_FUZZTIME ?= 2s
 INTEGRATION_FLAGS ?= -v
 BENCH_N ?= 30
+STORM_N ?= 10000
 
 .PHONY: all build deps image test test-unit test-integration vet install uninstall \
-	demo bench bench-start bench-mem bench-logs rootfs clean clean-store lint fuzz test-fuzz
+	demo bench bench-start bench-mem bench-logs bench-attach rootfs clean clean-store lint fuzz test-fuzz
 
 all: build
 
@@ -101,6 +102,10 @@ bench-start: build
 
 bench-mem: build
 	SHIM_BIN=$(CURDIR)/$(BIN) hack/bench-mem.sh $(BENCH_N)
+
+# An attach connection storm, side by side (not part of `make bench`).
+bench-attach: build
+	SHIM_BIN=$(CURDIR)/$(BIN) hack/bench-attach-storm.sh $(STORM_N)
 
 # The log path (a few minutes; not part of `make bench`).
 bench-logs: build

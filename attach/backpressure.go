@@ -32,7 +32,7 @@ const closeFlushes = 3
 func (c *client) progressed() {
 	c.writes.Add(1)
 	select {
-	case c.progress <- struct{}{}:
+	case c.q.progress <- struct{}{}:
 	default:
 	}
 }
@@ -54,10 +54,11 @@ func (s *Server) waitRoom(c *client, stream byte, p []byte) {
 	timer := time.NewTimer(first)
 	defer timer.Stop()
 	seen := c.writes.Load()
+	dead := c.deadChan()
 	for {
 		select {
-		case <-c.progress:
-		case <-c.dead:
+		case <-c.q.progress:
+		case <-dead:
 			return
 		case <-s.done:
 			return // Close flushes what is queued; this chunk comes too late

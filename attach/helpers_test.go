@@ -77,12 +77,13 @@ func dial(t testing.TB, dir string) *net.UnixConn {
 }
 
 // connect dials and waits until the server has accepted, so that output
-// broadcast afterwards reaches the new client.
+// broadcast afterwards reaches the new client. It counts accepts, not
+// clients: a client closed just before may be dropped meanwhile.
 func connect(t testing.TB, s *Server, dir string) *net.UnixConn {
 	t.Helper()
-	before := s.numClients()
+	before := s.Stats().Accepted
 	c := dial(t, dir)
-	testutil.Eventually(t, 5*time.Second, "accept", func() bool { return s.numClients() > before })
+	testutil.Eventually(t, 5*time.Second, "accept", func() bool { return s.Stats().Accepted > before })
 	return c
 }
 

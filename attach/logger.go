@@ -14,6 +14,18 @@ type nopLogger struct{}
 func (nopLogger) Warnf(string, ...any)  {}
 func (nopLogger) Infof(string, ...any)  {}
 func (nopLogger) Debugf(string, ...any) {}
+func (nopLogger) DebugEnabled() bool    { return false }
+
+// debugEnabled reports whether l wants debug lines at all. The per-client
+// ones are skipped otherwise: boxing their arguments allocates, which a
+// connection storm pays per client (issue 11). A Logger without
+// DebugEnabled gets them all.
+func debugEnabled(l Logger) bool {
+	if d, ok := l.(interface{ DebugEnabled() bool }); ok {
+		return d.DebugEnabled()
+	}
+	return true
+}
 
 // orNop lets every option struct leave Logger nil.
 func orNop(l Logger) Logger {

@@ -21,15 +21,15 @@ func TestQueueMatchesModel(t *testing.T) {
 			size := 1 + rng.IntN(20000)
 			p := pattern(off, size)
 			stream := stream.Stdout.AttachID() + byte(rng.IntN(2))
-			switch q.push(stream, p) {
-			case pushed:
+			switch r := q.push(stream, p); {
+			case r.queued():
 				off += size
 				for len(p) > 0 {
 					n := min(len(p), MaxPayload)
 					model = append(model, append([]byte{stream}, p[:n]...))
 					p = p[n:]
 				}
-			case pushFull:
+			case r == pushFull:
 				if q.used+recordsSize(size) <= q.limit {
 					t.Fatalf("step %d: push of %d refused with %d of %d used", step, size, q.used, q.limit)
 				}
@@ -58,7 +58,7 @@ func TestQueueLimitIsAllOrNothing(t *testing.T) {
 	if q.used != 0 {
 		t.Fatalf("refused push left %d bytes queued", q.used)
 	}
-	if q.push(stream.Stdout.AttachID(), make([]byte, minQueueLimit-3*8)) != pushed {
+	if !q.push(stream.Stdout.AttachID(), make([]byte, minQueueLimit-3*8)).queued() {
 		t.Fatal("a push that fits exactly was refused")
 	}
 }
@@ -87,5 +87,49 @@ func TestQueueReleasesBurstMemory(t *testing.T) {
 	q.kill()
 	if q.push(stream.Stdout.AttachID(), []byte("x")) != pushDead {
 		t.Fatal("push after kill accepted")
+	}
+}
+
+// TestQueueWriterRuns: the push that finds no writer says to start one, a
+// writer releases only an empty queue (and gives its ring back), and Close's
+// finish says whether the client is idle (no writer to tell).
+func TestQueueWriterRuns(t *testing.T) {
+	q := frameQueue{limit: DefaultQueueLimit}
+	dst := make([]byte, maxFrame)
+	id := stream.Stdout.AttachID()
+	if r := q.push(id, []byte("a")); r != pushedStart || q.wake == nil || q.progress == nil {
+		t.Fatalf("first push: %v, wake-ups made %v", r, q.wake != nil)
+	}
+	if r := q.push(id, []byte("b")); r != pushed {
+		t.Fatalf("push with a writer running: %v", r)
+	}
+	if q.release() {
+		t.Fatal("released a writer with output queued")
+	}
+	for {
+		if _, ok := q.pop(dst); !ok {
+			break
+		}
+	}
+	if !q.release() || q.ring != nil {
+		t.Fatalf("drained queue not released (ring of %d kept)", len(q.ring))
+	}
+	if r := q.push(id, []byte("c")); r != pushedStart {
+		t.Fatalf("push after release: %v, want a new writer", r)
+	}
+	if q.finish() {
+		t.Fatal("finish with a writer running called the client idle")
+	}
+	if q.release() {
+		t.Fatal("a finishing queue was released: the writer must end the client")
+	}
+
+	idle := frameQueue{limit: DefaultQueueLimit}
+	if !idle.finish() {
+		t.Fatal("finish of a client that never had output: not idle")
+	}
+	idle.kill()
+	if idle.finish() {
+		t.Fatal("finish of a client that is gone: idle")
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -58,31 +57,47 @@ type Options struct {
 	// after FlushTimeout, not StallTimeout. May be nil.
 	Exiting func() bool
 	Logger  Logger
+	// ReleaseMemory is called once a burst of clients is over (see
+	// releaseAfterBurst); nil means debug.FreeOSMemory.
+	ReleaseMemory func()
 }
 
 // Server is the attach socket: it accepts clients, fans output out to all of
 // them and forwards their input to the container.
 type Server struct {
-	opts    Options
-	log     Logger
-	path    string // <bundle>/attach
-	symlink string // <socket-dir>/<cuuid>, "" with FullAttach
-	target  string // what symlink points to (the absolute bundle)
-	ln      *os.File
+	opts     Options
+	log      Logger
+	debug    bool   // log wants debug lines (debugEnabled)
+	path     string // <bundle>/attach
+	symlink  string // <socket-dir>/<cuuid>, "" with FullAttach
+	target   string // what symlink points to (the absolute bundle)
+	ln       *os.File
+	lnfd     int  // ln's fd, for raw accepts (accept.go)
+	lnClosed bool // guarded by acceptMu
 
-	// clients is an immutable snapshot (newest first) replaced on every
-	// accept/removal, so Broadcast reads it with one atomic load.
-	clients atomic.Pointer[[]*client]
-	mu      sync.Mutex // serialises snapshot updates and closing
-	// acceptMu makes "take from the backlog" and "add to the snapshot" one
-	// step, so AcceptPending never finds the backlog empty while the accept
-	// loop holds a connection it has not registered yet.
+	w watcher // accepts, and watches the clients (watch.go)
+
+	mu  sync.Mutex // guards set, closing and the burst fields
+	set clientSet  // the connected clients
+	// Broadcast serves a snapshot of set, rebuilt when set.gen moved on;
+	// bmu serialises Broadcasts over it.
+	bmu     sync.Mutex
+	snap    []*client
+	snapGen uint64
+	// acceptMu makes "take from the backlog" and "add to the set" one step,
+	// so AcceptPending never finds the backlog empty while the watcher
+	// holds a connection it has not registered yet.
 	acceptMu sync.Mutex
 	closing  bool
 	done     chan struct{} // closed by Close
 	writers  sync.WaitGroup
 	nextID   atomic.Uint64
 	stats    counters // totals for Stats
+
+	spare        []*client   // dropped clients for reuse (spare.go)
+	burst        int         // clients allocated since memory was last released
+	sinceCollect int         // clients allocated since the last collection (collectDue)
+	releaseTimer *time.Timer // pending releaseAfterBurst, nil if none
 
 	inMu        sync.Mutex // serialises Input writes and CloseStdin
 	input       io.Writer
@@ -99,6 +114,7 @@ func Listen(opts Options) (*Server, error) {
 	s := &Server{
 		opts:       opts,
 		log:        orNop(opts.Logger),
+		debug:      debugEnabled(orNop(opts.Logger)),
 		path:       filepath.Join(opts.Bundle, attachName),
 		done:       make(chan struct{}),
 		inputReady: make(chan struct{}),
@@ -116,11 +132,15 @@ func Listen(opts Options) (*Server, error) {
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
+	if err := s.startWatcher(); err != nil {
+		s.ln.Close()
+		_ = s.Unlink()
+		_ = s.RemoveSymlink()
+		return nil, err
+	}
 	if opts.Input != nil {
 		s.SetInput(opts.Input)
 	}
-	s.writers.Add(1)
-	go s.acceptLoop()
 	return s, nil
 }
 
@@ -144,6 +164,14 @@ func (s *Server) listen() error {
 		return err
 	}
 	s.ln = ln
+	rc, err := ln.SyscallConn()
+	if err == nil {
+		err = rc.Control(func(fd uintptr) { s.lnfd = int(fd) })
+	}
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("attach socket %s: %w", s.path, err)
+	}
 	return nil
 }
 
@@ -160,8 +188,7 @@ func (s *Server) SymlinkPath() string { return s.symlink }
 // for it (back-pressure, see waitRoom), and drops it if it takes nothing for
 // StallTimeout. With no client connected it costs one atomic load.
 func (s *Server) Broadcast(st stream.Stream, p []byte) {
-	list := s.clients.Load()
-	if list == nil || len(p) == 0 {
+	if s.set.n.Load() == 0 || len(p) == 0 {
 		return
 	}
 	// The frame's id byte (§8.2). Nothing else may ever be sent: podman's
@@ -171,14 +198,31 @@ func (s *Server) Broadcast(st stream.Stream, p []byte) {
 		s.log.Warnf("attach: refusing to send stream %d", st)
 		return
 	}
-	for _, c := range *list {
-		switch c.q.push(id, p) {
-		case pushed:
-			c.signal()
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	for _, c := range s.snapshot() {
+		switch r := c.q.push(id, p); r {
 		case pushFull:
 			s.waitRoom(c, id, p)
+		default:
+			c.queued(r)
 		}
 	}
+}
+
+// snapshot returns the clients newest first, rebuilt only after a change:
+// accepting and removing stay O(1), and a steady stream to the same clients
+// costs one atomic load for it. s.bmu must be held.
+func (s *Server) snapshot() []*client {
+	if gen := s.set.gen.Load(); gen != s.snapGen {
+		clear(s.snap) // a client that left must not be kept alive here
+		s.mu.Lock()
+		s.snapGen = s.set.gen.Load()
+		s.snap = s.set.appendTo(s.snap[:0])
+		markShared(s.snap)
+		s.mu.Unlock()
+	}
+	return s.snap
 }
 
 // Close disconnects every client and closes the listener (clients see EOF).
@@ -192,22 +236,25 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closing = true
-	list := s.clients.Load()
+	list := s.set.appendTo(nil)
+	markShared(list)
+	if s.releaseTimer != nil {
+		s.releaseTimer.Stop()
+	}
 	s.mu.Unlock()
 
 	close(s.done) // readers waiting for SetInput give up
-	err := s.ln.Close()
-	if list != nil {
-		for _, c := range *list {
-			c.finish()
-		}
+	s.stopWatcher()
+	err := s.closeListener()
+	for _, c := range list {
+		c.finish()
 	}
 	// Each write carries a FlushTimeout deadline, so only a client that keeps
 	// taking a trickle lasts until this overall bound.
 	limit := closeFlushes * s.opts.FlushTimeout
-	if !waitTimeout(&s.writers, limit) && list != nil {
+	if !waitTimeout(&s.writers, limit) {
 		s.log.Warnf("attach: clients still flushing after %v; closing them", limit)
-		for _, c := range *list {
+		for _, c := range list {
 			c.shutdown()
 		}
 	}
@@ -249,108 +296,52 @@ func (s *Server) RemoveSymlink() error {
 	return nil
 }
 
-func (s *Server) acceptLoop() {
-	defer s.writers.Done()
-	rc, err := s.ln.SyscallConn()
-	if err != nil {
-		s.log.Warnf("attach socket %s: %v", s.path, err)
-		return
-	}
-	for {
-		err := s.acceptOne(rc)
-		switch {
-		case err == nil:
-		case s.isClosing():
-			return
-		case errors.Is(err, unix.ECONNABORTED), errors.Is(err, unix.EINTR):
-		default:
-			// EMFILE and friends: keep serving, without spinning.
-			s.log.Warnf("accept on attach socket %s: %v", s.path, err)
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-}
-
-// acceptOne waits for one connection and registers it; the accepted socket
-// is non-blocking so it too lives under the runtime poller.
-func (s *Server) acceptOne(rc syscall.RawConn) error {
-	var aerr error
-	err := rc.Read(func(fd uintptr) bool {
-		s.acceptMu.Lock()
-		defer s.acceptMu.Unlock()
-		var nfd int
-		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if aerr == nil {
-			s.addClient(nfd)
-		}
-		return !errors.Is(aerr, unix.EAGAIN)
-	})
-	if err != nil {
-		return err
-	}
-	return aerr
-}
-
 func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closing
 }
 
+// addClient registers an accepted connection; s.acceptMu is held.
 func (s *Server) addClient(nfd int) {
-	c, err := newClient(s, nfd)
-	if err != nil {
-		s.log.Warnf("attach client: %v", err)
-		return
-	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		c.f.Close()
+		unix.Close(nfd)
 		return
 	}
-	s.writers.Add(1)
-	s.storeClients(c, nil)
+	c, fresh := newClient(s, nfd)
+	s.set.add(c)
+	if fresh { // only allocations make garbage to collect (release.go)
+		s.burst++
+		s.sinceCollect++
+	}
+	// Under s.mu, so the watcher cannot see an event for c before c is in
+	// the set; c is not shared yet, so its fd needs no fdMu.
+	ev := unix.EpollEvent{Events: inputEvents, Fd: c.slot, Pad: c.tag()}
+	err := s.ctlFd(unix.EPOLL_CTL_ADD, nfd, &ev)
+	id := c.id // once registered, the watcher may drop c, and reuse it, at any time
 	s.mu.Unlock()
-	s.log.Debugf("attach client %d connected", c.id)
-	go c.readLoop()
-	go c.writeLoop()
+	if err != nil {
+		s.log.Warnf("attach client %d: watch: %v", id, err)
+		c.shutdown() // never registered: the watcher has not seen it
+		return
+	}
+	if s.debug {
+		s.log.Debugf("attach client %d connected", id)
+	}
 }
 
 func (s *Server) removeClient(c *client) {
 	s.mu.Lock()
-	s.storeClients(nil, c)
-	s.mu.Unlock()
-}
-
-// storeClients publishes a new snapshot with add prepended and/or drop
-// removed; s.mu must be held. An empty list is stored as nil.
-func (s *Server) storeClients(add, drop *client) {
-	var next []*client
-	if add != nil {
-		next = append(next, add)
+	defer s.mu.Unlock()
+	if s.set.remove(c) && s.set.n.Load() == 0 {
+		s.releaseAfterBurst()
 	}
-	if old := s.clients.Load(); old != nil {
-		for _, c := range *old {
-			if c != drop {
-				next = append(next, c)
-			}
-		}
-	}
-	if len(next) == 0 {
-		s.clients.Store(nil)
-		return
-	}
-	s.clients.Store(&next)
 }
 
 // numClients is for tests and diagnostics.
-func (s *Server) numClients() int {
-	if l := s.clients.Load(); l != nil {
-		return len(*l)
-	}
-	return 0
-}
+func (s *Server) numClients() int { return int(s.set.n.Load()) }
 
 // waitTimeout waits for wg, at most d.
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
@@ -364,28 +355,4 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-// AcceptPending takes every connection already waiting in the backlog,
-// without blocking. The accept loop would take them too, but only when the
-// scheduler gets to it: output read before then would miss a client that
-// connected before the container started (podman connects, then runs
-// `runtime start` or sends the exec's second go byte), so the data path
-// calls this before each broadcast.
-func (s *Server) AcceptPending() {
-	rc, err := s.ln.SyscallConn()
-	if err != nil {
-		return
-	}
-	s.acceptMu.Lock()
-	defer s.acceptMu.Unlock()
-	_ = rc.Control(func(fd uintptr) {
-		for {
-			nfd, _, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			if err != nil {
-				return
-			}
-			s.addClient(nfd)
-		}
-	})
 }

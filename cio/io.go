@@ -30,6 +30,9 @@ type Options struct {
 	Terminal    bool // -t: a pty, received over a console socket
 	Stdin       bool // -i: the container gets a stdin to write to
 	Passthrough bool // -l passthrough: the runtime gets our own fds 0-2
+	// KeepPipeSize leaves the output pipes at the kernel's size (a
+	// blocking log rate limit, §16.5).
+	KeepPipeSize bool
 
 	Logs *logs.Writer // the log drivers, already open
 	Log  Logger
@@ -67,7 +70,7 @@ type IO struct {
 
 // New prepares the I/O; nothing is opened until Open.
 func New(o Options) *IO {
-	return &IO{o: o, sink: &sink{logs: o.Logs, log: o.Log, quiet: o.Quiet}}
+	return &IO{o: o, sink: newSink(o.Logs, o.Log, o.Quiet)}
 }
 
 // Open creates the runtime's stdio and, with a bundle, the attach socket
@@ -155,6 +158,7 @@ func (c *IO) StartOutput() {
 // stays there. Then the log drivers are flushed (and fsynced when sync) and
 // closed, and the FIFOs closed.
 func (c *IO) StopOutput(drain, sync bool) {
+	c.sink.stopLimits()
 	if c.std != nil && c.std.output != nil {
 		if drain {
 			c.std.output.Drain(DrainLimit)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/cio/stream"
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/pagebuf"
 )
 
@@ -62,7 +63,9 @@ type Poller struct {
 	quietAt    time.Time
 	busy       bool
 	quietAfter time.Duration // QuietAfter (tests shorten it)
-	parks      int           // how often a pty was parked (tests: no busy loop)
+	// keepSize: Add leaves pipes at their size (KeepPipeSize).
+	keepSize bool
+	parks    int // how often a pty was parked (tests: no busy loop)
 
 	started bool
 	stopped atomic.Bool
@@ -138,6 +141,11 @@ func NewPoller(sink func(stream.Stream, []byte)) (*Poller, error) {
 	return p, nil
 }
 
+// KeepPipeSize makes Add leave pipes at the kernel's default size: under a
+// blocking log rate limit (§16.5) the container should feel the
+// back-pressure at once, not after filling a 1 MiB cushion.
+func (p *Poller) KeepPipeSize() { p.keepSize = true }
+
 // Add registers an output fd before Start. A pipe (!tty) is grown to
 // pipeSize where that costs nobody anything. f must stay open until the
 // poller is halted or drained.
@@ -145,7 +153,7 @@ func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
 	if p.started {
 		return ErrStarted
 	}
-	if !tty {
+	if !tty && !p.keepSize {
 		growPipe(f)
 	}
 	rc, err := f.SyscallConn()
@@ -340,20 +348,8 @@ func (p *Poller) noteOutput() {
 }
 
 // poll asks the epoll instance, without waiting, for the ready fds in the
-// order they became ready. It cannot block, so it is a raw syscall.
-func (p *Poller) poll() int {
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
-			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
-		switch e {
-		case 0:
-			return int(r)
-		case unix.EINTR:
-		default:
-			return -1
-		}
-	}
-}
+// order they became ready.
+func (p *Poller) poll() int { return cabi.EpollReady(p.epfd, p.events) }
 
 // fill does one read from s into s.buf and reports whether s may have
 // more. draining: an EIO on a pty ends it (nobody will open a slave any

@@ -2,6 +2,7 @@ package cio
 
 import (
 	"sync"
+	"time"
 
 	"github.com/shim-project/shim/attach"
 	"github.com/shim-project/shim/cio/stream"
@@ -18,6 +19,23 @@ type sink struct {
 	srv   *attach.Server // nil without an attach socket
 	log   Logger
 	quiet func() // Options.Quiet
+
+	// With a log rate limit (§16.5): limited is set, marker is the timer
+	// that logs drop markers while an episode lasts (armed only then),
+	// and stopped ends the pauses of a blocking limit at exit.
+	limited bool
+	marker  *time.Timer
+	armed   bool
+	stopped chan struct{}
+	stop    sync.Once
+}
+
+func newSink(w *logs.Writer, lg Logger, quiet func()) *sink {
+	k := &sink{logs: w, log: lg, quiet: quiet}
+	if w != nil && w.Limiter() != nil {
+		k.limited, k.stopped = true, make(chan struct{})
+	}
+	return k
 }
 
 func (k *sink) write(st stream.Stream, p []byte) {
@@ -30,6 +48,83 @@ func (k *sink) write(st stream.Stream, p []byte) {
 	if k.srv != nil {
 		k.srv.Broadcast(st, p)
 	}
+	if !k.limited {
+		k.mu.Unlock()
+		return
+	}
+	pause := k.logs.Throttle(st, p)
+	k.tickLocked()
+	k.mu.Unlock()
+	if pause > 0 {
+		k.pause(pause)
+	}
+}
+
+// pause holds the reader back for d under a blocking rate limit: the pipes
+// fill and the container's writes block. Not once the output is stopping
+// (the exit drain has its own bound).
+func (k *sink) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-k.stopped:
+	}
+}
+
+// tickLocked logs a due drop marker and keeps the marker timer armed while
+// a drop episode lasts, so a marker comes at least once a second even if
+// the container goes quiet; no timer runs otherwise. k.mu is held.
+func (k *sink) tickLocked() {
+	if k.armed || k.isStopped() {
+		return
+	}
+	next, err := k.logs.Tick()
+	if err != nil {
+		k.log.Warnf("write log: %v", err)
+	}
+	if next <= 0 {
+		return
+	}
+	k.armed = true
+	if k.marker == nil {
+		k.marker = time.AfterFunc(next, k.tick)
+	} else {
+		k.marker.Reset(next)
+	}
+}
+
+func (k *sink) tick() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.logs == nil || !k.armed {
+		return // closed meanwhile
+	}
+	k.armed = false
+	k.tickLocked()
+}
+
+func (k *sink) isStopped() bool {
+	select {
+	case <-k.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopLimits ends pauses and the marker timer; the final marker is logged
+// when the writer closes.
+func (k *sink) stopLimits() {
+	if !k.limited {
+		return
+	}
+	k.stop.Do(func() { close(k.stopped) })
+	k.mu.Lock()
+	if k.marker != nil {
+		k.marker.Stop()
+	}
+	k.armed = false
 	k.mu.Unlock()
 }
 

@@ -32,10 +32,11 @@ type stdio struct {
 	null      *os.File
 	output    *Poller // reads out and errp; nil until the container runs
 	stdinOnce sync.Once
+	keepSize  bool // Options.KeepPipeSize
 }
 
 func newStdio(o Options) (*stdio, error) {
-	s := &stdio{child: [3]int{0, 1, 2}}
+	s := &stdio{child: [3]int{0, 1, 2}, keepSize: o.KeepPipeSize}
 	if o.Passthrough {
 		return s, nil
 	}
@@ -146,6 +147,9 @@ func (s *stdio) startOutput(sink func(stream.Stream, []byte), woke, quiet func()
 	p, err := NewPoller(sink)
 	if err != nil {
 		return err
+	}
+	if s.keepSize {
+		p.KeepPipeSize()
 	}
 	if s.out != nil {
 		if err := p.Add(s.out, stream.Stdout, s.console != nil); err != nil {

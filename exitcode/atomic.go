@@ -33,10 +33,16 @@ import (
 // It serves the exit files and the conmon pidfile (-P), which conmon writes
 // the same way.
 func WriteAtomic(path string, content []byte, mode os.FileMode) error {
+	return writeAtomic(path, content, mode, randomTempName)
+}
+
+// writeAtomic is WriteAtomic with the temporary's names drawn from name
+// (tests plant things at the names it gives).
+func writeAtomic(path string, content []byte, mode os.FileMode, name func(target string) string) error {
 	if path == "" {
 		return errors.New("empty file name")
 	}
-	tmp, fd, err := createTemp(path)
+	tmp, fd, err := createTemp(path, name)
 	if err != nil {
 		return err
 	}
@@ -62,18 +68,26 @@ func WriteAtomic(path string, content []byte, mode os.FileMode) error {
 
 const tempChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// createTemp creates target.XXXXXX exclusively, retrying on name clashes
-// like g_mkstemp (which gives up after 100 tries).
-func createTemp(target string) (string, int, error) {
+// randomTempName is target.XXXXXX with six random alphanumerics.
+func randomTempName(target string) string {
+	b := []byte(target + ".XXXXXX")
+	for i := len(b) - 6; i < len(b); i++ {
+		b[i] = tempChars[rand.IntN(len(tempChars))]
+	}
+	return string(b)
+}
+
+// createTemp creates a temporary named by name exclusively, retrying on
+// name clashes like g_mkstemp (which gives up after 100 tries). The exit
+// dir may be writable by others: whatever is found at a name (a symlink,
+// a FIFO, a stale temporary) is a clash and left alone. O_EXCL never
+// follows a symlink; O_NOFOLLOW says so once more.
+func createTemp(target string, name func(string) string) (string, int, error) {
 	var err error
 	for range 100 {
-		b := []byte(target + ".XXXXXX")
-		for i := len(b) - 6; i < len(b); i++ {
-			b[i] = tempChars[rand.IntN(len(tempChars))]
-		}
-		tmp := string(b)
+		tmp := name(target)
 		var fd int
-		fd, err = unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o666)
+		fd, err = unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
 		if err == nil {
 			return tmp, fd, nil
 		}

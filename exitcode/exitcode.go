@@ -20,6 +20,9 @@ type Files struct {
 	PersistDir string // --persist-dir: <PersistDir>/exit
 	ExitDir    string // --exit-dir: <ExitDir>/<Cid>
 	Cid        string // --cid, also for exec sessions
+	// Bundle gets exit.json (WriteRecord) besides PersistDir; "" for exec
+	// sessions, whose -b is the container's bundle.
+	Bundle string
 }
 
 // Write records status (decimal, no newline) in <persist-dir>/exit, then in

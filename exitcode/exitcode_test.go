@@ -320,6 +320,69 @@ func TestDaemonStatus(t *testing.T) {
 	}
 }
 
+// TestWriteAtomicPlantedTemp: a symlink, a FIFO or a directory at the
+// temporary's name (a name guessed by whoever can write the exit dir) is a
+// clash: nothing is written through it, the write goes on under the next
+// name, and the planted entries are left as they were.
+func TestWriteAtomicPlantedTemp(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "cid")
+	plants := []struct {
+		name   string
+		create func(string) error
+	}{
+		{"symlink", func(p string) error { return os.Symlink(victim, p) }},
+		{"dangling", func(p string) error { return os.Symlink(victim+".new", p) }},
+		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o600) }},
+		{"dir", func(p string) error { return os.Mkdir(p, 0o700) }},
+	}
+	for _, pl := range plants {
+		if err := pl.create(target + "." + pl.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	i := 0
+	names := func(target string) string {
+		i++
+		if i <= len(plants) {
+			return target + "." + plants[i-1].name
+		}
+		return target + ".fresh"
+	}
+	if err := writeAtomic(target, []byte("137"), 0o644, names); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, target, "137", 0o644)
+	checkFile(t, victim, "precious", 0o600)
+	if _, err := os.Lstat(victim + ".new"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the dangling symlink's target was created (%v)", err)
+	}
+	want := []string{"cid", "cid.dangling", "cid.dir", "cid.fifo", "cid.symlink"}
+	if got := listDir(t, dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("dir holds %v, want %v", got, want)
+	}
+}
+
+// TestWriteOOMPlanted: an oom file that exists in any form counts as
+// written: a symlink's target is neither created nor written.
+func TestWriteOOMPlanted(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.Symlink(victim, filepath.Join(dir, "oom")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteOOM(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(victim); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("oom written through a symlink: %v", err)
+	}
+}
+
 func TestWriteOOM(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	old := filepath.Join(b, "oom")

@@ -33,6 +33,7 @@ func writeConfig(t *testing.T, bundle string, o monOpts) {
 	s.Process.Args = o.Args
 	s.Process.Terminal = false
 	s.Root = &specs.Root{Path: rootfs, Readonly: true}
+	s.Annotations = o.Annotations
 	if o.NoPidNS {
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 			return ns.Type == specs.PIDNamespace

@@ -32,7 +32,9 @@ type monOpts struct {
 	Extra    []string   // more monitor arguments
 	Umask    string     // start the monitor under this umask (e.g. "077")
 	NoConfig bool       // leave config.json out of the bundle: runtime create fails
-	Hold     bool       // do not write the start byte yet (see sendStart)
+	// Annotations go into config.json (per-container settings, §16.4).
+	Annotations map[string]string
+	Hold        bool // do not write the start byte yet (see sendStart)
 	// Wrap runs the monitor through this command, which must exec its
 	// arguments (the monitor's path and argv), e.g. a namespace wrapper.
 	Wrap []string
@@ -45,6 +47,14 @@ type monOpts struct {
 	// Bin, when set, is the monitor binary instead of $SHIM_BIN (to compare
 	// with conmon in the same run).
 	Bin string
+	// Env is added to the monitor's environment.
+	Env []string
+	// SocketDir, when set, replaces --full-attach with --socket-dir-path:
+	// the attach socket is reached through <SocketDir>/<ID> (§8.1).
+	SocketDir string
+	// Before runs once the bundle and directories exist, before the
+	// monitor starts (to put things where the monitor will create files).
+	Before func(r *monRun)
 }
 
 type monRun struct {
@@ -107,6 +117,9 @@ func startMon(t *testing.T, o monOpts) *monRun {
 		writeConfig(t, r.Bundle, o)
 	}
 	t.Cleanup(r.cleanup)
+	if o.Before != nil {
+		o.Before(r)
+	}
 
 	var theirSync, theirStart *os.File
 	r.sync, theirSync = seqpacketPair(t)
@@ -122,7 +135,12 @@ func startMon(t *testing.T, o monOpts) *monRun {
 		"-c", r.ID, "-u", r.ID, "-r", runcBin, "-b", r.Bundle,
 		"-p", filepath.Join(r.Bundle, "pidfile"),
 		"-n", "test-"+r.ID[len(r.ID)-6:],
-		"--exit-dir", r.ExitDir, "--full-attach")
+		"--exit-dir", r.ExitDir)
+	if o.SocketDir != "" {
+		args = append(args, "--socket-dir-path", o.SocketDir)
+	} else {
+		args = append(args, "--full-attach")
+	}
 	if o.LogArgs != nil {
 		args = append(args, o.LogArgs...)
 	} else {
@@ -150,6 +168,7 @@ func startMon(t *testing.T, o monOpts) *monRun {
 	r.cmd.Env = append(os.Environ(),
 		fmt.Sprintf("_OCI_SYNCPIPE=%d", 3+n),
 		fmt.Sprintf("_OCI_STARTPIPE=%d", 4+n))
+	r.cmd.Env = append(r.cmd.Env, o.Env...)
 	r.cmd.ExtraFiles = extra
 	r.cmd.Stdout, r.cmd.Stderr = &r.Stdout, &r.Stderr
 	if o.Stdout != nil {

@@ -131,6 +131,10 @@ func TestOOMFiles(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(persist, "exit")); err != nil || string(b) != "0" {
 		t.Fatalf("persist exit file %q, %v", b, err)
 	}
+	// The exit record says so too (§16.3), though the main process exited 0.
+	if rec := readExitRecord(t, persist); !rec.OOMKilled || rec.ExitCode == nil || *rec.ExitCode != 0 {
+		t.Errorf("exit record: oom_killed %v, exit code %v", rec.OOMKilled, rec.ExitCode)
+	}
 }
 
 // No OOM, no oom files.

@@ -89,3 +89,41 @@ func BenchmarkJournalWrite(b *testing.B) {
 	<-done
 	j.Close()
 }
+
+// BenchmarkRateLimit is BenchmarkK8sWrite's 64 KiB chunk of 100-byte lines
+// to /dev/null with no limit, with a limit that never drops (its cost when
+// a container stays under it), with one that drops almost everything (a
+// noisy container: lines skipped, not formatted), and blocking (counting
+// only).
+func BenchmarkRateLimit(b *testing.B) {
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	chunk := bytes.Repeat(line, 64<<10/len(line))
+	for _, tc := range []struct {
+		name  string
+		limit *Limit
+	}{
+		{"off", nil},
+		{"under", &Limit{Rate: 1 << 50}},
+		{"dropping", &Limit{Rate: 1 << 10}},
+		{"block", &Limit{Rate: 1 << 50, Block: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			w, err := New(Options{Specs: []Spec{{Kind: K8sFile, Path: "/dev/null"}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close(false)
+			if tc.limit != nil {
+				w.SetLimit(*tc.limit)
+			}
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := w.Write(stream.Stdout, chunk); err != nil {
+					b.Fatal(err)
+				}
+				w.Throttle(stream.Stdout, chunk)
+			}
+		})
+	}
+}

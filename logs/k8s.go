@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -65,6 +66,13 @@ type K8sLog struct {
 // OpenK8sLog opens (creating, never truncating) the log file at path. The
 // error text is conmon's "Failed to open log file <strerror>" (§1.3 row p).
 // Both size counters start at the file's existing size.
+//
+// An existing regular file is appended to, as by conmon (a restarted
+// container keeps its log). But the log's directory may be writable by
+// others, so, unlike conmon, a symlink at the name is refused (O_NOFOLLOW:
+// "Too many levels of symbolic links"), and so is a FIFO: the open does
+// not wait for a reader (O_NONBLOCK, "No such device or address" without
+// one) and a FIFO that has one is not written either (§10.2).
 func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 	abs := path
 	if len(path) > 0 && path[0] != '/' {
@@ -74,7 +82,7 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 			abs = wd + "/" + path
 		}
 	}
-	fd, err := openLog(abs, 0)
+	fd, err := openLog(abs, unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	if err != nil {
 		return nil, cabi.NewError("Failed to open log file "+strerror.Text(err),
 			fmt.Errorf("open log %s: %w", path, err))
@@ -85,8 +93,33 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 		return nil, cabi.NewError("Failed to open log file "+strerror.Text(err),
 			fmt.Errorf("stat log %s: %w", path, err))
 	}
+	if err := checkLogType(path, st.Mode); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, cabi.NewError("Failed to open log file "+strerror.Text(err),
+			fmt.Errorf("clear O_NONBLOCK on log %s: %w", path, err))
+	}
 	return &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size, spare: reserveFd()}, nil
 }
+
+// checkLogType accepts a regular file, and a character device such as
+// /dev/null (benchmarks log there); anything else a name could be swapped
+// for is refused.
+func checkLogType(path string, mode uint32) error {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFCHR:
+		return nil
+	}
+	return cabi.NewError("Failed to open log file "+path+": not a regular file",
+		fmt.Errorf("open log %s: file type %#o: %w", path, mode&unix.S_IFMT, errNotRegular))
+}
+
+// errNotRegular marks a log name that exists as something other than a
+// regular file or a character device.
+var errNotRegular = errors.New("not a regular file")
 
 // reserveFd opens the spare fd; -1 when even that fails.
 func reserveFd() int {
@@ -110,7 +143,8 @@ func (f *K8sLog) openNew(path string, extra int) (int, error) {
 }
 
 // openLog opens a log file for appending with mode 0640 (the main process
-// sets umask 022, so the mode is exact). extra adds O_TRUNC or O_EXCL.
+// sets umask 022, so the mode is exact). extra adds O_EXCL, O_NOFOLLOW or
+// O_NONBLOCK.
 func openLog(path string, extra int) (int, error) {
 	for {
 		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC|extra, logFileMode)

@@ -3,9 +3,11 @@ package logs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -250,6 +252,60 @@ func TestK8sOpenErrors(t *testing.T) {
 	if _, err := OpenK8sLog(filepath.Join(dir, "nope", "x"), FileOptions{}); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("open error %v does not unwrap to ENOENT", err)
 	}
+}
+
+// TestK8sOpenRefusesPlantedName: the log's directory may be writable by
+// others. A symlink at the log's name is not followed (its target is neither
+// created nor written), and a FIFO neither blocks the open nor is written.
+func TestK8sOpenRefusesPlantedName(t *testing.T) {
+	for _, tc := range []struct{ kind, want string }{
+		{"symlink", "Failed to open log file Too many levels of symbolic links"},
+		{"dangling symlink", "Failed to open log file Too many levels of symbolic links"},
+		{"fifo", "Failed to open log file No such device or address"},
+		{"fifo with a reader", "Failed to open log file %s: not a regular file"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "ctr.log")
+			victim := newVictim(t)
+			plant(t, strings.TrimSuffix(tc.kind, " with a reader"), p, victim)
+			if strings.HasSuffix(tc.kind, "with a reader") {
+				r, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+			}
+			want := tc.want
+			if strings.Contains(want, "%s") {
+				want = fmt.Sprintf(want, p)
+			}
+			done := make(chan error, 1)
+			go func() {
+				f, err := OpenK8sLog(p, FileOptions{})
+				if err == nil {
+					f.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil || err.Error() != want {
+					t.Fatalf("OpenK8sLog = %v, want %q", err, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("OpenK8sLog blocked on the planted name")
+			}
+			checkVictim(t, victim)
+		})
+	}
+	t.Run("character device", func(t *testing.T) {
+		f, err := OpenK8sLog("/dev/null", FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		mustWrite(t, f, stream.Stdout, "x\n", ts1)
+	})
 }
 
 // TestK8sOpenKeepsContent: never truncated at start, counters start at the

@@ -68,7 +68,8 @@ func (f *K8sLog) switchTo(fd int) {
 var errSkipped = errors.New("rotation skipped")
 
 // rotate performs conmon HEAD's six steps: path checks, write lock, check
-// that the fd is still the path, exclusive "<path>.new", shift the backups
+// that the fd is still the path, exclusive "<path>.new" (a stale one removed
+// first), shift the backups
 // ".1" → ".2" … up to max(MaxFiles, 2), then "<path>" → ".1" and ".new" →
 // "<path>". Any failing step leaves the current file in place.
 func (f *K8sLog) rotate() error {
@@ -95,7 +96,14 @@ func (f *K8sLog) rotateLocked() (int, error) {
 		return -1, err
 	}
 	next := f.abs + ".new"
-	fd, err := f.openNew(next, unix.O_EXCL)
+	// A ".new" left behind (a crash between steps 4 and 6) or planted by
+	// someone who can write the directory is removed first: conmon lets it
+	// block every later rotation. O_EXCL never follows a symlink put back
+	// in between; then this rotation fails and the old file stays in use.
+	if err := unix.Unlink(next); err != nil && !errors.Is(err, unix.ENOENT) {
+		return -1, fmt.Errorf("remove stale %s: %w", next, err)
+	}
+	fd, err := f.openNew(next, unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
 		return -1, fmt.Errorf("create %s: %w", next, err)
 	}

@@ -132,18 +132,19 @@ func TestRotateRenamedAway(t *testing.T) {
 	}
 }
 
-// TestRotateSkippedRetries: a stale .new blocks rotation; the old file is
-// kept (not truncated), the counter is not reset, and the next entry over
-// the limit tries again and succeeds once .new is gone.
+// TestRotateSkippedRetries: a directory at .new blocks rotation (it is not
+// ours to remove); the old file is kept (not truncated), the counter is not
+// reset, and the next entry over the limit tries again and succeeds once
+// .new is gone.
 func TestRotateSkippedRetries(t *testing.T) {
 	f, p := openTestLog(t, FileOptions{SizeMax: 60, Rotate: true, MaxFiles: 1})
-	if err := os.WriteFile(p+".new", nil, 0o640); err != nil {
+	if err := os.Mkdir(p+".new", 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeLines(t, f, 1, false)
 	err := f.WriteAt(stream.Stdout, []byte("line 2\n"), ts1)
-	if !errors.Is(err, syscall.EEXIST) {
-		t.Fatalf("write with stale .new: %v, want EEXIST", err)
+	if !errors.Is(err, syscall.EISDIR) {
+		t.Fatalf("write with a directory at .new: %v, want EISDIR", err)
 	}
 	if got := strings.Join(contents(t, p), ","); got != "line 1,line 2" {
 		t.Fatalf("file holds %q", got)
@@ -176,16 +177,16 @@ func TestRotateSafetyChecks(t *testing.T) {
 		}
 	})
 	t.Run("symlink", func(t *testing.T) {
-		dir := t.TempDir()
-		target := filepath.Join(dir, "real.log")
-		link := filepath.Join(dir, "ctr.log")
-		os.WriteFile(target, nil, 0o640)
-		os.Symlink(target, link)
-		f, err := OpenK8sLog(link, FileOptions{Rotate: true})
-		if err != nil {
+		// OpenK8sLog refuses a symlink; one swapped in afterwards is
+		// caught by step 1.
+		f, p := openTestLog(t, FileOptions{Rotate: true})
+		target := p + ".real"
+		if err := os.Rename(p, target); err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
 		if err := f.Reopen(); !errors.Is(err, errSkipped) {
 			t.Fatalf("Reopen = %v, want skipped", err)
 		}
@@ -341,21 +342,7 @@ func TestReopenTruncatePlantedTmp(t *testing.T) {
 			if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			tmp := p + ".tmp"
-			var err error
-			switch kind {
-			case "symlink":
-				err = os.Symlink(victim, tmp)
-			case "dangling symlink":
-				err = os.Symlink(victim+".new", tmp)
-			case "fifo":
-				err = syscall.Mkfifo(tmp, 0o644)
-			case "directory":
-				err = os.Mkdir(tmp, 0o755)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			plant(t, kind, p+".tmp", victim)
 			mustWrite(t, f, stream.Stdout, "before\n", ts1)
 			reopenErr := f.Reopen()
 			mustWrite(t, f, stream.Stdout, "after\n", ts1)
@@ -429,5 +416,81 @@ func TestReopenAtFdLimit(t *testing.T) {
 		if got := contents(t, p); len(got) != 1 || got[0] != fmt.Sprintf("round %d", round) {
 			t.Fatalf("round %d: the recreated log holds %q", round, got)
 		}
+	}
+}
+
+// plant puts kind ("symlink" to victim, "dangling symlink" to victim+".new",
+// "fifo", "directory") at name.
+func plant(t *testing.T, kind, name, victim string) {
+	t.Helper()
+	var err error
+	switch kind {
+	case "symlink":
+		err = os.Symlink(victim, name)
+	case "dangling symlink":
+		err = os.Symlink(victim+".new", name)
+	case "fifo":
+		err = syscall.Mkfifo(name, 0o644)
+	case "directory":
+		err = os.Mkdir(name, 0o755)
+	default:
+		t.Fatalf("plant: unknown kind %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newVictim is a file outside the log's directory that nothing may write.
+func newVictim(t *testing.T) string {
+	t.Helper()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return victim
+}
+
+// checkVictim fails if victim no longer holds what newVictim wrote, or if
+// the dangling symlink's target was created.
+func checkVictim(t *testing.T, victim string) {
+	t.Helper()
+	if b, err := os.ReadFile(victim); err != nil || string(b) != "precious\n" {
+		t.Fatalf("the symlink's target now holds %q (%v)", b, err)
+	}
+	if exists(victim + ".new") {
+		t.Fatal("the dangling symlink's target was created")
+	}
+}
+
+// TestRotatePlantedNew: a symlink or FIFO at "<log>.new" (stale, or put
+// there by whoever can write the directory) is removed, not written through,
+// and the rotation happens; a directory makes it fail and the old file stays.
+func TestRotatePlantedNew(t *testing.T) {
+	for _, kind := range []string{"symlink", "dangling symlink", "fifo", "directory"} {
+		t.Run(kind, func(t *testing.T) {
+			f, p := openTestLog(t, FileOptions{Rotate: true})
+			victim := newVictim(t)
+			plant(t, kind, p+".new", victim)
+			mustWrite(t, f, stream.Stdout, "before\n", ts1)
+			reopenErr := f.Reopen()
+			mustWrite(t, f, stream.Stdout, "after\n", ts1)
+			checkVictim(t, victim)
+			if kind == "directory" {
+				if got := contents(t, p); reopenErr == nil || len(got) != 2 {
+					t.Fatalf("reopen error %v, log %q; want a failed rotation, the old file in use", reopenErr, got)
+				}
+				return
+			}
+			if reopenErr != nil {
+				t.Fatalf("rotation with a planted .new: %v", reopenErr)
+			}
+			if got := strings.Join(contents(t, p), ","); got != "after" {
+				t.Fatalf("log holds %q, want a fresh file", got)
+			}
+			if got := strings.Join(contents(t, p+".1"), ","); got != "before" {
+				t.Fatalf(".1 holds %q", got)
+			}
+		})
 	}
 }

@@ -37,6 +37,8 @@ type Writer struct {
 	file    *K8sLog
 	journal *Journal
 	failing [2]failure // k8s-file, journald
+	limiter *Limiter   // §16.5; nil: no rate limit
+	lout    limitedOut // what the limiter lets through goes here
 }
 
 // failure is a driver's run of failed writes, reported when it starts.
@@ -103,6 +105,9 @@ func (w *Writer) File() *K8sLog { return w.file }
 func (w *Writer) Write(s stream.Stream, p []byte) error {
 	if len(p) == 0 {
 		return nil
+	}
+	if w.limiter != nil && !w.limiter.lim.Block {
+		return w.writeLimited(s, p, time.Now())
 	}
 	return w.writeAt(s, p, time.Now())
 }
@@ -177,7 +182,7 @@ func (w *Writer) Sync() error {
 // (i.e. unless --no-sync-log), and closes everything. The flush's failure
 // is reported as Flush's is.
 func (w *Writer) Close(sync bool) error {
-	var errs []error
+	errs := []error{w.finalMarker()}
 	if w.journal != nil {
 		errs = append(errs, w.failing[1].onset(w.journal.Close(), time.Now()))
 	}

@@ -49,6 +49,13 @@ type Sources struct {
 	File    func() LogCounts    // the k8s-file driver
 	Journal func() LogCounts    // the journald driver
 	Attach  func() AttachCounts // the attach socket
+	Limit   func() LimitCounts  // the log rate limit (§16.5), when set
+}
+
+// LimitCounts are what the log rate limit kept from the logs.
+type LimitCounts struct {
+	DroppedBytes, DroppedLines [2]uint64 // per stream: 0 stdout, 1 stderr
+	Markers                    uint64    // marker entries logged
 }
 
 // LogCounts are one log driver's totals. Its fields are those of

@@ -23,7 +23,11 @@ var (
 	famLogErrors = family{"shim_log_write_errors_total", "counter",
 		"Failed log writes: write(2) on the k8s-file, sends to journald."}
 	famDropped = family{"shim_dropped_bytes_total", "counter",
-		"Output bytes lost, by reason: global_size_limit (--log-global-size-max reached), disk_full (ENOSPC/EDQUOT on the k8s-file, formatted bytes), write_error (other k8s-file write errors, formatted bytes), journald_error (entries journald did not take), slow_attach_client (output an attach client missed when dropped for lagging)."}
+		"Output bytes lost, by reason: global_size_limit (--log-global-size-max reached), disk_full (ENOSPC/EDQUOT on the k8s-file, formatted bytes), write_error (other k8s-file write errors, formatted bytes), journald_error (entries journald did not take), slow_attach_client (output an attach client missed when dropped for lagging), rate_limit (output kept from the logs by the log rate limit; attach clients still got it)."}
+	famLimitLines = family{"shim_log_rate_limited_lines_total", "counter",
+		"Lines kept from the logs by the log rate limit (their bytes are in shim_dropped_bytes_total{reason=\"rate_limit\"})."}
+	famLimitMarkers = family{"shim_log_rate_limit_markers_total", "counter",
+		"Marker entries logged by the log rate limit, one per drop episode and second."}
 	famRotations = family{"shim_log_rotations_total", "counter",
 		"New k8s-files started because --log-size-max was reached."}
 	famReopens = family{"shim_log_reopens_total", "counter",
@@ -80,8 +84,20 @@ func (c *Container) Append(b []byte) []byte {
 		st := c.src.Attach()
 		att = &st
 	}
+	var lim *LimitCounts
+	if c.src.Limit != nil {
+		n := c.src.Limit()
+		lim = &n
+	}
 	e.logs(file, journal)
-	e.dropped(file, journal, att)
+	e.dropped(file, journal, att, lim)
+	if lim != nil {
+		e.head(famLimitLines)
+		for i, s := range streams {
+			e.value(lim.DroppedLines[i], famLimitLines.name, "stream", s)
+		}
+		e.single(famLimitMarkers, lim.Markers)
+	}
 	if file != nil {
 		e.single(famRotations, file.Rotations)
 		e.single(famReopens, file.Reopens)
@@ -141,8 +157,8 @@ func (e *expo) logs(file, journal *LogCounts) {
 }
 
 // dropped writes the bytes lost, by reason, of the sources there are.
-func (e *expo) dropped(file, journal *LogCounts, att *AttachCounts) {
-	if file == nil && journal == nil && att == nil {
+func (e *expo) dropped(file, journal *LogCounts, att *AttachCounts, lim *LimitCounts) {
+	if file == nil && journal == nil && att == nil && lim == nil {
 		return
 	}
 	e.head(famDropped)
@@ -157,6 +173,9 @@ func (e *expo) dropped(file, journal *LogCounts, att *AttachCounts) {
 	}
 	if att != nil {
 		reason("slow_attach_client", att.SlowDroppedBytes)
+	}
+	if lim != nil {
+		reason("rate_limit", lim.DroppedBytes[0]+lim.DroppedBytes[1])
 	}
 }
 

@@ -65,7 +65,7 @@ func (m *Monitor) create(rt Runtime) Outcome {
 // "message": msg} (§5.2).
 func (m *Monitor) createFailed(msg string, err error) Outcome {
 	m.sendFailure(msg)
-	return Outcome{Kind: CreateFailed, Err: err}
+	return Outcome{Kind: CreateFailed, Err: err, Message: msg}
 }
 
 func (m *Monitor) sendFailure(msg string) {

@@ -65,14 +65,15 @@ type recorder struct {
 	mu    sync.Mutex
 	steps []string
 	exit  string // the exit file, to note whether it exists at each step
+	json  string // exit.json, likewise
 }
 
 func (r *recorder) note(step string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.exit != "" {
-		if _, err := os.Stat(r.exit); err == nil {
-			step += "+exitfile"
+	for _, f := range []struct{ path, mark string }{{r.json, "+json"}, {r.exit, "+exitfile"}} {
+		if _, err := os.Stat(f.path); f.path != "" && err == nil {
+			step += f.mark
 		}
 	}
 	r.steps = append(r.steps, step)
@@ -106,6 +107,12 @@ func (w fakeWatch) Running(ctr int)   { w.rec.note("running") }
 func (w fakeWatch) Final()            { w.rec.note("final") }
 func (w fakeWatch) Exited(status int) { w.rec.note(fmt.Sprintf("exited(%d)", status)) }
 func (w fakeWatch) Close()            { w.rec.note("watchclose") }
+
+// Record marks what it adds, so tests see that the monitor wrote it.
+func (w fakeWatch) Record(r *exitcode.Record) {
+	w.rec.note("record")
+	r.MonitorPeakRSS = 4242
+}
 
 // logger keeps the diagnostics.
 type logger struct {
@@ -150,10 +157,10 @@ func newHarness(t *testing.T) *harness {
 	if err := os.Mkdir(filepath.Join(dir, "exits"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.rec = &recorder{exit: h.exit}
+	h.rec = &recorder{exit: h.exit, json: filepath.Join(dir, exitcode.RecordName)}
 	h.io = &fakeIO{rec: h.rec}
 	h.cfg = Config{ReportPid: true, PidFile: h.pidfile,
-		ExitFiles: exitcode.Files{ExitDir: filepath.Join(dir, "exits"), Cid: "ctr"}}
+		ExitFiles: exitcode.Files{ExitDir: filepath.Join(dir, "exits"), Cid: "ctr", Bundle: dir}}
 	return h
 }
 

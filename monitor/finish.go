@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -9,8 +10,9 @@ import (
 	"github.com/shim-project/shim/oci"
 )
 
-// finish runs the exit sequence of §11.1 and returns the daemon's status.
-func (m *Monitor) finish(out Outcome) int {
+// finish runs the exit sequence of §11.1 and returns the daemon's status;
+// the end was seen at finished.
+func (m *Monitor) finish(out Outcome, finished time.Time) int {
 	if err := m.st.move(Exiting); err != nil {
 		m.log.Errorf("%v", err)
 	}
@@ -25,6 +27,12 @@ func (m *Monitor) finish(out Outcome) int {
 	m.release()
 	m.io.CloseAttach()
 	status := 1
+	// exit.json goes first (§16.3): who reacts to the exit files finds it.
+	rec := out.record(m.started, finished)
+	m.watch.Record(&rec)
+	if err := m.cfg.ExitFiles.WriteRecord(rec); err != nil {
+		m.log.Warnf("%v", err)
+	}
 	if out.Ran() {
 		m.watch.Exited(out.Status)
 		if err := m.cfg.ExitFiles.Write(out.Status); err != nil {

@@ -55,6 +55,9 @@ type Watcher interface {
 	Running(ctr int)
 	Final()
 	Exited(status int)
+	// Record adds what the lifecycle does not know to the exit record
+	// (§16.3): the OOM verdict, the log totals, the monitor's memory.
+	Record(r *exitcode.Record)
 	Close()
 }
 
@@ -89,6 +92,7 @@ type Monitor struct {
 	reaper  *oci.Reaper
 	st      machine
 	ctr     int
+	started time.Time // the container's pid became known (exit.json)
 }
 
 // Parts are the monitor's collaborators. Watch, Release and Signals may be
@@ -140,7 +144,7 @@ func (m *Monitor) Run(rt Runtime, setupErr error) (Outcome, int) {
 			out = m.wait()
 		}
 	}
-	return out, m.finish(out)
+	return out, m.finish(out, time.Now())
 }
 
 // forwardSignals passes SIGTERM, SIGINT and SIGQUIT to whoever the state
@@ -179,7 +183,8 @@ func (m *Monitor) forwardSignals() (stop func()) {
 
 type nopWatcher struct{}
 
-func (nopWatcher) Running(int) {}
-func (nopWatcher) Final()      {}
-func (nopWatcher) Exited(int)  {}
-func (nopWatcher) Close()      {}
+func (nopWatcher) Running(int)             {}
+func (nopWatcher) Final()                  {}
+func (nopWatcher) Exited(int)              {}
+func (nopWatcher) Record(*exitcode.Record) {}
+func (nopWatcher) Close()                  {}

@@ -26,7 +26,7 @@ func TestExitStatus(t *testing.T) {
 	if got := h.exitFile(); got != "3" {
 		t.Errorf("exit file %q, want 3", got)
 	}
-	want := "start running final stop(drain=true) close exited(3) unlink+exitfile symlink+exitfile watchclose+exitfile"
+	want := "start running final stop(drain=true) close record exited(3)+json unlink+json+exitfile symlink+json+exitfile watchclose+json+exitfile"
 	if got := h.rec.String(); got != want {
 		t.Errorf("steps\n got %s\nwant %s", got, want)
 	}

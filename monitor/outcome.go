@@ -1,6 +1,13 @@
 package monitor
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/exitcode"
+)
 
 // Kind is how the container's life ended.
 type Kind int
@@ -38,7 +45,11 @@ func (k Kind) String() string {
 type Outcome struct {
 	Kind   Kind
 	Status int   // the container's status (§11.2) when it ran
+	Signal int   // the signal that ended it, if one did (Status is then 128+Signal)
 	Err    error // why setup or creation failed
+	// Message is what the engine was told of a failed create: usually the
+	// runtime's own error text (§5.2).
+	Message string
 }
 
 // Ran reports whether the container ran, so that its status is drained,
@@ -49,3 +60,46 @@ func (o Outcome) Ran() bool { return o.Kind == Exited || o.Kind == TimedOut }
 // the container ran, and after a failed create, but not when the monitor
 // failed before the runtime ran.
 func (o Outcome) runsExitCommand() bool { return o.Kind != SetupFailed }
+
+// exited is the outcome of a wait status.
+func exited(ws unix.WaitStatus) Outcome {
+	out := Outcome{Kind: Exited, Status: exitcode.Status(ws)}
+	if ws.Signaled() {
+		out.Signal = int(ws.Signal())
+	}
+	return out
+}
+
+// record is exit.json's part that the lifecycle knows (§16.3); the Watcher
+// adds the rest (OOM, logs, memory).
+func (o Outcome) record(started, finished time.Time) exitcode.Record {
+	r := exitcode.Record{FinishedAt: exitcode.Timestamp(finished), TimedOut: o.Kind == TimedOut}
+	if !started.IsZero() {
+		ts := exitcode.Timestamp(started)
+		r.StartedAt = &ts
+	}
+	switch o.Kind {
+	case Exited:
+		r.Outcome = exitcode.OutcomeExited
+	case TimedOut:
+		r.Outcome = exitcode.OutcomeTimedOut
+	case CreateFailed:
+		r.Outcome = exitcode.OutcomeCreateFailed
+	default:
+		r.Outcome = exitcode.OutcomeSetupFailed
+	}
+	if o.Ran() {
+		st := o.Status
+		r.ExitCode = &st
+	}
+	if o.Signal > 0 {
+		r.Signal = exitcode.NewSignal(unix.Signal(o.Signal))
+	}
+	switch {
+	case o.Message != "":
+		r.Error = o.Message
+	case o.Err != nil:
+		r.Error = o.Err.Error()
+	}
+	return r
+}

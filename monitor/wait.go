@@ -2,16 +2,15 @@ package monitor
 
 import (
 	"time"
-
-	"github.com/shim-project/shim/exitcode"
 )
 
 // wait forwards nothing itself (the I/O runs on its own) and returns once
 // the container's process exits or --timeout expires.
 func (m *Monitor) wait() Outcome {
 	ctr := m.ctr
+	m.started = time.Now()
 	m.watch.Running(ctr)
-	exited := m.reaper.Wait(ctr)
+	exits := m.reaper.Wait(ctr)
 	track := trackExit(ctr)
 	defer track.close()
 	gone := track.gone
@@ -23,8 +22,8 @@ func (m *Monitor) wait() Outcome {
 	}
 	for {
 		select {
-		case ws := <-exited:
-			return Outcome{Kind: Exited, Status: exitcode.Status(ws)}
+		case ws := <-exits:
+			return exited(ws)
 		case <-timeout:
 			m.reaper.Forget(ctr)
 			return Outcome{Kind: TimedOut, Status: -1}
@@ -36,8 +35,8 @@ func (m *Monitor) wait() Outcome {
 			// Not our descendant (§3.3): its status is unknowable and
 			// counts as 0, unless the reaper just collected it after all.
 			select {
-			case ws := <-exited:
-				return Outcome{Kind: Exited, Status: exitcode.Status(ws)}
+			case ws := <-exits:
+				return exited(ws)
 			case <-time.After(reapGrace):
 				m.reaper.Forget(ctr)
 				return Outcome{Kind: Exited, Status: 0}

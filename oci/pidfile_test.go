@@ -2,11 +2,15 @@ package oci
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shim-project/shim/internal/testutil"
 )
@@ -86,6 +90,45 @@ func TestReadPidFileUnreadable(t *testing.T) {
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		t.Error("a read error looks like a missing file")
+	}
+}
+
+// TestReadPidFilePlanted: a symlink at the pidfile's name is not followed
+// (a victim's pid is not taken for the container's), and a FIFO with no
+// writer does not block the read.
+func TestReadPidFilePlanted(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "other.pid")
+	if err := os.WriteFile(victim, []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link, fifo := filepath.Join(dir, "link"), filepath.Join(dir, "fifo")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		link: "Failed to open file “" + link + "”: Too many levels of symbolic links",
+		fifo: "Failed to open file “" + fifo + "”: not a regular file",
+	} {
+		done := make(chan error, 1)
+		go func() {
+			pid, err := ReadPidFile(path)
+			if err == nil {
+				err = fmt.Errorf("pid %d", pid)
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err.Error() != want {
+				t.Errorf("ReadPidFile(%s) = %v, want %q", filepath.Base(path), err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ReadPidFile(%s) blocked", filepath.Base(path))
+		}
 	}
 }
 

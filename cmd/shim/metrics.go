@@ -24,6 +24,16 @@ func (d *daemon) startMetrics() {
 	var src metrics.Sources
 	file, journal := d.setup.logs.Counts()
 	src.File, src.Journal = logTotals(file), logTotals(journal)
+	if l := d.setup.logs.Limiter(); l != nil {
+		src.Limit = func() metrics.LimitCounts {
+			var c metrics.LimitCounts
+			for i, t := range l.Totals() {
+				c.DroppedBytes[i], c.DroppedLines[i] = t.Dropped.Bytes, t.Dropped.Lines
+				c.Markers += t.Markers
+			}
+			return c
+		}
+	}
 	if srv := d.io.Server(); srv != nil {
 		src.Attach = func() metrics.AttachCounts { return metrics.AttachCounts(srv.Stats()) }
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/shim-project/shim/monitor"
 	"github.com/shim-project/shim/notify"
 	"github.com/shim-project/shim/oom"
+	"github.com/shim-project/shim/settings"
 )
 
 // daemon is the wiring of the long-lived monitor: it builds the parts from
@@ -26,6 +27,8 @@ type daemon struct {
 	mon   *monitor.Monitor
 	stats *metrics.Container // SHIM_METRICS (metrics.go); nil, every hook a no-op, when off
 	oom   *oom.Watcher       // nil until the container pid is known, or if unwatchable
+
+	settings settings.Settings // §16.4
 }
 
 // runMonitor runs the daemon part and returns the process exit status.
@@ -39,6 +42,7 @@ func runMonitor(cfg *cli.Config, st *setup, lg *diag.Logger, inherited []int, ol
 			return 1
 		}
 	}
+	d.applySettings()
 	fds, err := openEngineFds(cfg, inherited)
 	if err != nil {
 		lg.Errorf("%v", err)
@@ -58,7 +62,8 @@ func runMonitor(cfg *cli.Config, st *setup, lg *diag.Logger, inherited []int, ol
 	}
 	d.io = cio.New(cio.Options{
 		Terminal: cfg.Terminal, Stdin: cfg.Stdin, Passthrough: st.passthrough,
-		Logs: st.logs, Log: lg,
+		KeepPipeSize: d.settings.LogRate > 0 && d.settings.LogPolicy == settings.Block,
+		Logs:         st.logs, Log: lg,
 		Bundle: cfg.Bundle, SocketDir: cfg.SocketDirPath, Cuuid: cfg.Cuuid,
 		FullAttach: cfg.FullAttach, LeaveStdinOpen: cfg.LeaveStdinOpen,
 		// Called only once output flows, after d.mon is set.
@@ -90,6 +95,11 @@ func (d *daemon) monitorConfig(oldAdj string) monitor.Config {
 		NoSyncLogs: c.NoSyncLog, ExitDelay: time.Duration(c.ExitDelay) * time.Second,
 		OOMScoreAdj: oldAdj,
 	}
+	if !c.Exec {
+		// An exec session's -b is its container's bundle, whose exit.json
+		// is the container's own.
+		mc.ExitFiles.Bundle = c.Bundle
+	}
 	if c.ExitCommand != "" {
 		mc.ExitCommand = &exitcode.Command{Path: c.ExitCommand, Args: c.ExitCommandArgs}
 	}
@@ -105,7 +115,31 @@ func (d *daemon) Running(ctr int) {
 	d.stats.Started(d.oom)
 }
 
-func (d *daemon) Final()            { d.oom.Final() }
+func (d *daemon) Final() { d.oom.Final() }
+
+// Record fills in exit.json's OOM verdict (d.oom.Final's, read before the
+// cgroup can vanish), log totals and the monitor's peak memory (§16.3).
+func (d *daemon) Record(r *exitcode.Record) {
+	r.OOMKilled = d.oom.Final()
+	file, journal := d.setup.logs.Counts()
+	if file == nil {
+		file = journal
+	}
+	if file != nil {
+		t := file.Snapshot()
+		r.Logs.Stdout = exitcode.StreamRecord{LoggedBytes: t.Bytes[0], LoggedLines: t.Lines[0]}
+		r.Logs.Stderr = exitcode.StreamRecord{LoggedBytes: t.Bytes[1], LoggedLines: t.Lines[1]}
+	}
+	if l := d.setup.logs.Limiter(); l != nil {
+		// The limiter counts the container's own bytes, without markers.
+		t := l.Totals()
+		for i, sr := range []*exitcode.StreamRecord{&r.Logs.Stdout, &r.Logs.Stderr} {
+			*sr = exitcode.StreamRecord{LoggedBytes: t[i].Logged, LoggedLines: t[i].LoggedLines,
+				DroppedBytes: t[i].Dropped.Bytes, DroppedLines: t[i].Dropped.Lines}
+		}
+	}
+	r.MonitorPeakRSS, _ = metrics.PeakResidentBytes()
+}
 func (d *daemon) Exited(status int) { d.stats.Exited(status) }
 func (d *daemon) Close()            { d.stats.Close() }
 

@@ -45,12 +45,9 @@ func BindUnix(dir, name string, sotype int, mode uint32, backlog int) (BoundSock
 	}
 	// The umask leaves nobody else write access, so nobody else can connect
 	// before the chmod.
-	var st unix.Stat_t
-	err = unix.Fchmodat(dfd, name, mode, 0)
+	st, err := chmodSocketAt(dfd, name, mode)
 	if err != nil {
 		err = fmt.Errorf("chmod socket %s: %w", s.Path, err)
-	} else if err = unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		err = fmt.Errorf("stat socket %s: %w", s.Path, err)
 	} else if backlog > 0 {
 		if err = unix.Listen(fd, backlog); err != nil {
 			err = fmt.Errorf("listen on socket %s: %w", s.Path, err)
@@ -63,4 +60,31 @@ func BindUnix(dir, name string, sotype int, mode uint32, backlog int) (BoundSock
 	}
 	s.Fd, s.Dev, s.Ino = fd, st.Dev, st.Ino
 	return s, nil
+}
+
+// errNotSocket: the name no longer holds a socket when its mode is set.
+var errNotSocket = errors.New("not a socket")
+
+// chmodSocketAt sets the mode of the socket file dirfd/name and returns its
+// identity. The directory may be writable by others (a container writes
+// into <bundle>/notify), who could swap the socket for a symlink between
+// bind and chmod: chmod(2) would follow it and give, say, /etc/shadow mode
+// 0777. So the name is opened O_PATH|O_NOFOLLOW, must be a socket, and the
+// mode goes through that fd (/proc/self/fd/N reaches the inode itself;
+// fchmod does not work on O_PATH fds, fchmodat's AT_SYMLINK_NOFOLLOW
+// needs Linux 6.6).
+func chmodSocketAt(dfd int, name string, mode uint32) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := unix.Openat(dfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &st); err != nil {
+		return st, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return st, fmt.Errorf("file type %#o: %w", st.Mode&unix.S_IFMT, errNotSocket)
+	}
+	return st, unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
 }

@@ -100,3 +100,38 @@ func TestBindUnixFailures(t *testing.T) {
 		t.Errorf("socket file left after a failure (%v)", serr)
 	}
 }
+
+// TestChmodSocketAtRefusesSwappedName: what is at the socket's name when
+// its mode is set may have been swapped since bind. A symlink is not
+// followed (its target keeps its mode), and nothing but a socket is chmodded.
+func TestChmodSocketAtRefusesSwappedName(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dfd)
+	for name, create := range map[string]func(string) error{
+		"symlink":   func(p string) error { return os.Symlink(victim, p) },
+		"directory": func(p string) error { return os.Mkdir(p, 0o700) },
+		"fifo":      func(p string) error { return unix.Mkfifo(p, 0o600) },
+		"file":      func(p string) error { return os.WriteFile(p, nil, 0o600) },
+	} {
+		if err := create(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := chmodSocketAt(dfd, name, 0o777)
+		if err == nil {
+			t.Errorf("%s: chmodded, want a refusal", name)
+		}
+		for _, p := range []string{victim, filepath.Join(dir, name)} {
+			if fi, err := os.Lstat(p); err != nil || (fi.Mode()&os.ModeSymlink == 0 && fi.Mode().Perm() == 0o777) {
+				t.Errorf("%s: %s now has mode %v (%v)", name, p, fi.Mode(), err)
+			}
+		}
+	}
+}

@@ -109,6 +109,10 @@ func (d *Logger) Infof(format string, args ...any)  { d.logf(cabi.LevelInfo, for
 func (d *Logger) Debugf(format string, args ...any) { d.logf(cabi.LevelDebug, format, args) }
 func (d *Logger) Tracef(format string, args ...any) { d.logf(cabi.LevelTrace, format, args) }
 
+// DebugEnabled reports whether Debugf writes anything, so that callers on
+// hot paths can skip formatting their arguments.
+func (d *Logger) DebugEnabled() bool { return d != nil && d.core.Enabled(zapLevel(cabi.LevelDebug)) }
+
 // syslogID is what conmon puts after "conmon ": the first 20 characters of
 // the container ID, or of "ID: TAG" with --log-tag.
 func syslogID(o Options) string {
