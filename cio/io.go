@@ -52,6 +52,10 @@ type Options struct {
 	// Resize wraps the terminal's resize (the metrics count resizes); nil
 	// leaves it as it is.
 	Resize func(func(rows, cols uint16) error) func(rows, cols uint16) error
+	// Quiet runs when the container's output paused after a burst, once
+	// the log and read buffers went back to the kernel (see
+	// Poller.OnQuiet); nil for nothing more.
+	Quiet func()
 }
 
 // IO is one container's I/O. Its lifecycle: Open before the runtime runs;
@@ -68,7 +72,7 @@ type IO struct {
 
 // New prepares the I/O; nothing is opened until Open.
 func New(o Options) *IO {
-	return &IO{o: o, sink: newSink(o.Logs, o.Log)}
+	return &IO{o: o, sink: newSink(o.Logs, o.Log, o.Quiet)}
 }
 
 // Open creates the runtime's stdio and, with a bundle, the attach socket
@@ -147,7 +151,7 @@ func (c *IO) StartOutput() {
 			c.fifos.ServeWinsz(resize)
 		}
 	}
-	if err := s.startOutput(c.sink.write, c.sink.woke); err != nil {
+	if err := s.startOutput(c.sink.write, c.sink.woke, c.sink.idle); err != nil {
 		c.o.Log.Errorf("%v", err)
 	}
 }

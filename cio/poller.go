@@ -13,6 +13,7 @@ import (
 
 	"github.com/shim-project/shim/cio/stream"
 	"github.com/shim-project/shim/internal/cabi"
+	"github.com/shim-project/shim/internal/pagebuf"
 )
 
 // Poller reads a set of output fds (the container's stdout and stderr, or
@@ -46,6 +47,7 @@ import (
 type Poller struct {
 	sink   func(stream.Stream, []byte)
 	woke   func()   // OnWake: before the first chunk after a wait
+	quiet  func()   // OnQuiet: after a burst of output, once it paused
 	ep     *os.File // the inner epoll instance, under the netpoller
 	epfd   int      // its fd: ours alone, valid until Close
 	rc     syscall.RawConn
@@ -56,6 +58,11 @@ type Poller struct {
 	queue  []int     // ready sources (indices into srcs), oldest first
 	batchq []int     // the batch being served: queue as it was
 	retry  time.Time // when parked ptys are looked at again; zero if none
+	// quietAt is when to look whether the output paused; zero while idle.
+	// busy is set by every batch that brought output.
+	quietAt    time.Time
+	busy       bool
+	quietAfter time.Duration // QuietAfter (tests shorten it)
 	// keepSize: Add leaves pipes at their size (KeepPipeSize).
 	keepSize bool
 	parks    int // how often a pty was parked (tests: no busy loop)
@@ -76,7 +83,8 @@ type source struct {
 	queued bool            // in p.queue
 	hup    bool            // the writer side hung up: read on until EOF
 	ev     unix.EpollEvent // the registration, kept so re-arming allocates nothing
-	buf    []byte          // one read; the exit-time drain reuses it
+	page   *pagebuf.Buf    // buf's memory, given back when output pauses
+	buf    []byte          // one read (nil until the first); the exit-time drain reuses it
 	n      int             // bytes in buf not yet handed to the sink
 }
 
@@ -92,6 +100,12 @@ const (
 	// or between openers); that is not the end, look again after this.
 	ptyRetry = 100 * time.Millisecond
 )
+
+// QuietAfter is how long output must pause before the poller gives the
+// read buffers' pages back and calls OnQuiet. Only a monitor whose
+// container wrote something waits for it, once per pause: an idle one has
+// no timer.
+const QuietAfter = time.Second
 
 // DrainLimit bounds the exit-time drain of all fds together (see Drain).
 const DrainLimit = time.Second
@@ -122,7 +136,7 @@ func NewPoller(sink func(stream.Stream, []byte)) (*Poller, error) {
 		ep.Close()
 		return nil, fmt.Errorf("epoll fd %d: %w", epfd, err)
 	}
-	p := &Poller{sink: sink, ep: ep, epfd: epfd, rc: rc, done: make(chan struct{})}
+	p := &Poller{sink: sink, ep: ep, epfd: epfd, rc: rc, done: make(chan struct{}), quietAfter: QuietAfter}
 	p.wait = p.step
 	return p, nil
 }
@@ -146,7 +160,7 @@ func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
 	if err != nil {
 		return fmt.Errorf("output fd %s: %w", f.Name(), err)
 	}
-	s := source{f: f, stream: stream, tty: tty, buf: make([]byte, ReadSize)}
+	s := source{f: f, stream: stream, tty: tty, page: pagebuf.New(ReadSize)}
 	_ = rc.Control(func(fd uintptr) {
 		s.fd = int(fd)
 		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
@@ -166,6 +180,12 @@ func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
 // follows a pause may be the first one a newly connected reader must see.
 func (p *Poller) OnWake(f func()) { p.woke = f }
 
+// OnQuiet sets f to be called, before Start, on the poller's goroutine when
+// the output paused for QuietAfter after a burst (the read buffers' pages
+// are given back just before): the place to give back what the burst made
+// resident elsewhere.
+func (p *Poller) OnQuiet(f func()) { p.quiet = f }
+
 // Start begins reading on a goroutine of its own. It ends once every fd
 // reached EOF, or at Halt or Drain.
 func (p *Poller) Start() {
@@ -183,14 +203,52 @@ func (p *Poller) run() {
 	defer close(p.done)
 	for {
 		err := p.rc.Read(p.wait)
-		if p.stopped.Load() || p.live == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || p.retry.IsZero() {
+		if p.stopped.Load() || p.live == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || (p.retry.IsZero() && p.quietAt.IsZero()) {
 			return // halted, all at EOF, or epoll failed
 		}
-		// The deadline was the parked ptys' retry time. It changes only
-		// before step looks at stopped, so Halt's deadline cannot be lost.
-		p.unpark()
-		_ = p.ep.SetReadDeadline(time.Time{})
+		// The deadline was the parked ptys' retry time or the look for a
+		// pause. It changes only before step looks at stopped, so Halt's
+		// deadline cannot be lost.
+		now := time.Now()
+		if !p.retry.IsZero() && !now.Before(p.retry) {
+			p.unpark()
+		}
+		if !p.quietAt.IsZero() && !now.Before(p.quietAt) {
+			p.lookForPause(now)
+		}
+		p.setDeadline()
 	}
+}
+
+// lookForPause runs at quietAt: output since the last look means the burst
+// goes on (look again later); none means it ended, so the pages it made
+// resident go back (the read buffers here, the rest in OnQuiet).
+func (p *Poller) lookForPause(now time.Time) {
+	if p.busy {
+		p.busy = false
+		p.quietAt = now.Add(p.quietAfter)
+		return
+	}
+	p.quietAt = time.Time{}
+	for i := range p.srcs {
+		if s := &p.srcs[i]; s.n == 0 && s.buf != nil {
+			s.page.Release()
+			s.buf = nil
+		}
+	}
+	if p.quiet != nil {
+		p.quiet()
+	}
+}
+
+// setDeadline waits in the netpoller until the earlier of the ptys' retry
+// and the look for a pause, or without a deadline if neither is due.
+func (p *Poller) setDeadline() {
+	d := p.retry
+	if d.IsZero() || (!p.quietAt.IsZero() && p.quietAt.Before(d)) {
+		d = p.quietAt
+	}
+	_ = p.ep.SetReadDeadline(d)
 }
 
 // step is rc.Read's callback: it serves every ready fd, one read each in
@@ -248,6 +306,7 @@ func (p *Poller) enqueue(i int) {
 func (p *Poller) batch(draining bool) {
 	p.batchq = append(p.batchq[:0], p.queue...)
 	p.queue = p.queue[:0]
+	output := false
 	for _, i := range p.batchq {
 		s := &p.srcs[i]
 		s.queued = false
@@ -257,6 +316,10 @@ func (p *Poller) batch(draining bool) {
 		if p.fill(s, draining) {
 			p.enqueue(i)
 		}
+		output = output || s.n > 0
+	}
+	if output && !draining {
+		p.noteOutput()
 	}
 	if len(p.batchq) == 2 {
 		a, b := &p.srcs[p.batchq[0]], &p.srcs[p.batchq[1]]
@@ -274,6 +337,16 @@ func (p *Poller) batch(draining bool) {
 	}
 }
 
+// noteOutput records that a batch brought output and, at the start of a
+// burst, arms the look for its end (see lookForPause).
+func (p *Poller) noteOutput() {
+	p.busy = true
+	if p.quietAt.IsZero() {
+		p.quietAt = time.Now().Add(p.quietAfter)
+		p.setDeadline()
+	}
+}
+
 // poll asks the epoll instance, without waiting, for the ready fds in the
 // order they became ready.
 func (p *Poller) poll() int { return cabi.EpollReady(p.epfd, p.events) }
@@ -282,6 +355,9 @@ func (p *Poller) poll() int { return cabi.EpollReady(p.epfd, p.events) }
 // more. draining: an EIO on a pty ends it (nobody will open a slave any
 // more).
 func (p *Poller) fill(s *source, draining bool) bool {
+	if s.buf == nil {
+		s.buf = s.page.Bytes()
+	}
 	n, e := s.read(s.buf)
 	switch {
 	case e == unix.EAGAIN:
@@ -291,7 +367,7 @@ func (p *Poller) fill(s *source, draining bool) bool {
 		p.parks++
 		if p.retry.IsZero() {
 			p.retry = time.Now().Add(ptyRetry)
-			_ = p.ep.SetReadDeadline(p.retry)
+			p.setDeadline()
 		}
 		return false
 	case e != 0 || n == 0:

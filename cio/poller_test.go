@@ -443,3 +443,61 @@ func TestPollerOnWake(t *testing.T) {
 	write(t, w, "b")
 	testutil.Eventually(t, 10*time.Second, "the second chunk", func() bool { return got() == "wake a wake b" })
 }
+
+// TestPollerQuiet: once output pauses after a burst, the read buffer's
+// pages go back and OnQuiet runs, once per pause: not while the output
+// goes on, and never while the poller is idle. Output after a pause is read
+// as before.
+func TestPollerQuiet(t *testing.T) {
+	var c collector
+	p := newPoller(t, c.sink)
+	p.quietAfter = 50 * time.Millisecond
+	type look struct{ released bool }
+	quiet := make(chan look, 10)
+	p.OnQuiet(func() {
+		s := &p.srcs[0] // on the poller's goroutine
+		quiet <- look{released: s.buf == nil && !s.page.Resident()}
+	})
+	r, w := pipe(t)
+	add(t, p, r, stream.Stdout, false)
+	p.Start()
+	select {
+	case <-quiet:
+		t.Fatal("OnQuiet ran before any output")
+	case <-time.After(4 * p.quietAfter):
+	}
+	// A burst that lasts several quiet periods: one call, after it ends.
+	start := time.Now()
+	for time.Since(start) < 6*p.quietAfter {
+		write(t, w, "x")
+		time.Sleep(p.quietAfter / 10)
+	}
+	ended := time.Now()
+	var l look
+	select {
+	case l = <-quiet:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnQuiet did not run after the burst")
+	}
+	if since := time.Since(ended); since < p.quietAfter/2 {
+		t.Errorf("OnQuiet ran %v after the burst ended, while it went on", since)
+	}
+	if !l.released {
+		t.Error("the read buffer was still resident in OnQuiet")
+	}
+	select {
+	case <-quiet:
+		t.Fatal("OnQuiet ran again while the poller was idle")
+	case <-time.After(4 * p.quietAfter):
+	}
+	n := c.len()
+	write(t, w, "after the pause")
+	testutil.Eventually(t, 10*time.Second, "output after the pause", func() bool {
+		return strings.HasSuffix(c.data0(), "after the pause") && c.len() == n+len("after the pause")
+	})
+	select {
+	case <-quiet:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnQuiet did not run after the second burst")
+	}
+}

@@ -14,10 +14,11 @@ import (
 // entries whole and in the order they were read, and keeps a reopen (ctl
 // type 2) between two chunks.
 type sink struct {
-	mu   sync.Mutex
-	logs *logs.Writer
-	srv  *attach.Server // nil without an attach socket
-	log  Logger
+	mu    sync.Mutex
+	logs  *logs.Writer
+	srv   *attach.Server // nil without an attach socket
+	log   Logger
+	quiet func() // Options.Quiet
 
 	// With a log rate limit (§16.5): limited is set, marker is the timer
 	// that logs drop markers while an episode lasts (armed only then),
@@ -29,8 +30,8 @@ type sink struct {
 	stop    sync.Once
 }
 
-func newSink(w *logs.Writer, lg Logger) *sink {
-	k := &sink{logs: w, log: lg}
+func newSink(w *logs.Writer, lg Logger, quiet func()) *sink {
+	k := &sink{logs: w, log: lg, quiet: quiet}
 	if w != nil && w.Limiter() != nil {
 		k.limited, k.stopped = true, make(chan struct{})
 	}
@@ -140,6 +141,18 @@ func (k *sink) woke() {
 	k.mu.Lock()
 	k.srv.AcceptPending()
 	k.mu.Unlock()
+}
+
+// idle runs on the poller's goroutine when the output paused after a
+// burst: the log batch buffer goes back to the kernel, then Options.Quiet
+// runs.
+func (k *sink) idle() {
+	k.mu.Lock()
+	k.logs.Release()
+	k.mu.Unlock()
+	if k.quiet != nil {
+		k.quiet()
+	}
 }
 
 // reopen serves ctl type 2 (§10.5): kubelet and CRI-O rename the log away

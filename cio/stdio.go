@@ -140,7 +140,7 @@ func (s *stdio) closeStdin() {
 // startOutput reads the container's stdout and stderr (or its pty master)
 // from one poller, so that the sink gets them in the order they were
 // written.
-func (s *stdio) startOutput(sink func(stream.Stream, []byte), woke func()) error {
+func (s *stdio) startOutput(sink func(stream.Stream, []byte), woke, quiet func()) error {
 	if s.out == nil && s.errp == nil {
 		return nil // passthrough: the container has our own fds
 	}
@@ -164,6 +164,7 @@ func (s *stdio) startOutput(sink func(stream.Stream, []byte), woke func()) error
 		}
 	}
 	p.OnWake(woke)
+	p.OnQuiet(quiet)
 	p.Start()
 	s.output = p
 	return nil

@@ -3,6 +3,8 @@
 # and under the system's conmon, interleaved (shim, conmon, shim, ...) on the
 # same machine in the same run, N runs each (default 30, at least 20).
 # Prints median and p90 per monitor and the shim/conmon ratio of the medians.
+# With EXEC=1 it times `podman exec CTR true` instead, in one `sleep`
+# container, each exec session under the monitor being measured.
 # Environment: SHIM_BIN (default bin/shim), REF_CONMON (default /usr/bin/conmon),
 # SHIM_TEST_STORE / SHIM_TEST_RUN (see hack/lib.sh).
 set -euo pipefail
@@ -18,13 +20,24 @@ need_monitor "$REF_CONMON"
 "$hack_dir/make-image.sh" >/dev/null
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+ctr=
+cleanup() {
+	[ -z "$ctr" ] || tpodman rm -f -t 0 "$ctr" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+what=(run --rm "$IMAGE" true)
+if [ "${EXEC:-0}" = 1 ]; then
+	ctr=shimbench-exec-$$
+	tpodman --conmon "$SHIM_BIN" run -d --name "$ctr" "$IMAGE" sleep 1000 >/dev/null
+	what=(exec "$ctr" true)
+fi
 
 one() { # one MONITOR OUTFILE: time one run in ms, appended to OUTFILE
 	local t0 t1
 	t0=$(date +%s%N)
-	if ! tpodman --conmon "$1" run --rm "$IMAGE" true >/dev/null 2>"$work/err"; then
-		echo "bench-start: podman run with $1 failed:" >&2
+	if ! tpodman --conmon "$1" "${what[@]}" >/dev/null 2>"$work/err"; then
+		echo "bench-start: podman ${what[0]} with $1 failed:" >&2
 		cat "$work/err" >&2
 		exit 1
 	fi
@@ -54,7 +67,7 @@ stats() {
 read -r s_med s_p90 s_min s_max < <(stats "$work/shim")
 read -r c_med c_p90 c_min c_max < <(stats "$work/conmon")
 
-echo "podman run --rm $IMAGE true, $n runs each, interleaved"
+echo "podman ${what[*]}, $n runs each, interleaved"
 printf '%-8s %10s %10s %10s %10s\n' monitor "median ms" "p90 ms" "min ms" "max ms"
 printf '%-8s %10s %10s %10s %10s\n' shim "$s_med" "$s_p90" "$s_min" "$s_max"
 printf '%-8s %10s %10s %10s %10s\n' conmon "$c_med" "$c_p90" "$c_min" "$c_max"

@@ -6,11 +6,14 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/pagebuf"
 )
 
 const (
-	// bufSize is the batch buffer, allocated on the first write (only the
-	// pages a container's output reaches ever become resident). 128 KiB
+	// bufSize is the batch buffer, mapped on the first write (only the
+	// pages a container's output reaches ever become resident) and given
+	// back when the output pauses (Release). 128 KiB
 	// holds the entries of a whole 64 KiB read of 100-byte lines, so such a
 	// chunk costs one writev(2).
 	bufSize = 128 << 10
@@ -29,6 +32,7 @@ const (
 // Everything queued is written before WriteAt returns, so the caller's
 // chunk outlives its iovecs.
 type batch struct {
+	page *pagebuf.Buf // buf's memory; nil until the first write
 	buf  []byte
 	iov  [maxIov]unix.Iovec
 	niov int
@@ -41,7 +45,10 @@ type batch struct {
 // the entry does not fit the buffer or the iovecs.
 func (f *K8sLog) queue(line []byte, full bool) error {
 	if f.buf == nil {
-		f.buf = make([]byte, 0, bufSize)
+		if f.page == nil {
+			f.page = pagebuf.New(bufSize)
+		}
+		f.buf = f.page.Bytes()[:0]
 	}
 	f.hdr[tagAt] = 'F'
 	if !full {
@@ -94,6 +101,15 @@ func (b *batch) ref(p []byte) {
 	b.niov++
 	b.tail = false
 	b.pend += len(p)
+}
+
+// release gives the buffer's pages back to the kernel; the batch is empty
+// between writes (everything queued is written before WriteAt returns).
+func (b *batch) release() {
+	if b.page != nil && b.buf != nil {
+		b.page.Release()
+		b.buf = nil
+	}
 }
 
 // reset empties the batch and drops the references to callers' chunks.

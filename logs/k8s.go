@@ -267,7 +267,7 @@ func (f *K8sLog) Close() error {
 	}
 	err := unix.Close(f.fd)
 	f.fd = -1
-	f.buf = nil
+	f.release()
 	if f.spare >= 0 {
 		unix.Close(f.spare)
 		f.spare = -1

@@ -152,6 +152,15 @@ func (w *Writer) Reopen() error {
 	return err
 }
 
+// Release gives the k8s-file's batch buffer back to the kernel: the
+// container's output paused, and an idle monitor should not keep the pages
+// its last burst touched. The next write maps them again.
+func (w *Writer) Release() {
+	if w.file != nil {
+		w.file.release()
+	}
+}
+
 // Flush sends journald's held partial lines (k8s-file holds nothing). A
 // failure is reported like Write's: not again during a run of failures.
 func (w *Writer) Flush() error {

@@ -1,8 +1,10 @@
 package oom
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,30 +22,48 @@ type Cgroup struct {
 
 // Locate finds the memory cgroup of pid: a v1 memory hierarchy if the
 // process has one (hybrid hosts keep memory on v1), else the unified one.
+//
+// The mount table is scanned line by line through one small buffer: it
+// holds every container's mounts, so on a busy node it is large, and every
+// monitor reads it once; read whole and split, its garbage stayed in the
+// idle monitor's heap (no GC runs that early).
 func Locate(pid int) (Cgroup, error) {
 	procPath := "/proc/" + strconv.Itoa(pid) + "/cgroup"
 	pc, err := os.ReadFile(procPath)
 	if err != nil {
 		return Cgroup{}, fmt.Errorf("read %s: %w", procPath, err)
 	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
+	mi, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return Cgroup{}, fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
-	return parseLocation(string(pc), string(mi))
+	defer mi.Close()
+	cg, err := parseLocation(string(pc), bufio.NewReaderSize(mi, mountinfoBuf))
+	if errors.Is(err, errMountinfo) {
+		return Cgroup{}, fmt.Errorf("read /proc/self/mountinfo: %w", err)
+	}
+	return cg, err
 }
 
+// mountinfoBuf holds one read of the mount table; a longer line (overlay
+// mounts with many layers) is put together in a slice of its own.
+const mountinfoBuf = 4 << 10
+
+var errMountinfo = errors.New("mount table")
+
 // parseLocation combines /proc/<pid>/cgroup with the mount table.
-func parseLocation(procCgroup, mountinfo string) (Cgroup, error) {
+func parseLocation(procCgroup string, mountinfo *bufio.Reader) (Cgroup, error) {
 	var v1Path, v2Path string
 	v2Seen := false
-	for _, line := range strings.Split(procCgroup, "\n") {
+	for rest := procCgroup; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
 		// hierarchy-ID:controller-list:path
-		id, rest, ok := strings.Cut(line, ":")
+		id, tail, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
-		ctrls, path, ok := strings.Cut(rest, ":")
+		ctrls, path, ok := strings.Cut(tail, ":")
 		if !ok {
 			continue
 		}
@@ -51,34 +71,37 @@ func parseLocation(procCgroup, mountinfo string) (Cgroup, error) {
 			v2Path, v2Seen = path, true
 			continue
 		}
-		for _, c := range strings.Split(ctrls, ",") {
-			if c == "memory" {
-				v1Path = path
-			}
+		if hasOpt(ctrls, "memory") {
+			v1Path = path
 		}
 	}
-	mounts := parseMounts(mountinfo)
-	if v1Path != "" {
-		for _, m := range mounts {
-			if m.fstype == "cgroup" && hasOpt(m.superOpts, "memory") {
-				return Cgroup{V1: true, Dir: m.join(v1Path), Root: m.point}, nil
-			}
+	switch {
+	case v1Path != "":
+		m, ok, err := findMount(mountinfo, func(fstype, superOpts []byte) bool {
+			return string(fstype) == "cgroup" && hasOpt(string(superOpts), "memory")
+		})
+		if err != nil {
+			return Cgroup{}, err
 		}
-		return Cgroup{}, errors.New("memory cgroup hierarchy is not mounted")
-	}
-	if v2Seen {
-		for _, m := range mounts {
-			if m.fstype == "cgroup2" {
-				return Cgroup{Dir: m.join(v2Path), Root: m.point}, nil
-			}
+		if !ok {
+			return Cgroup{}, errors.New("memory cgroup hierarchy is not mounted")
 		}
-		return Cgroup{}, errors.New("cgroup2 hierarchy is not mounted")
+		return Cgroup{V1: true, Dir: m.join(v1Path), Root: m.point}, nil
+	case v2Seen:
+		m, ok, err := findMount(mountinfo, func(fstype, _ []byte) bool { return string(fstype) == "cgroup2" })
+		if err != nil {
+			return Cgroup{}, err
+		}
+		if !ok {
+			return Cgroup{}, errors.New("cgroup2 hierarchy is not mounted")
+		}
+		return Cgroup{Dir: m.join(v2Path), Root: m.point}, nil
 	}
 	return Cgroup{}, errors.New("no memory cgroup for the process")
 }
 
 type mount struct {
-	root, point, fstype, superOpts string
+	root, point string
 }
 
 // join maps a cgroup path (relative to the hierarchy's root) into the mount.
@@ -91,32 +114,89 @@ func (m mount) join(path string) string {
 	return filepath.Join(m.point, path)
 }
 
-// parseMounts reads /proc/self/mountinfo lines:
+// findMount returns the first mount of /proc/self/mountinfo that want
+// accepts, reading it line by line:
 // "36 35 98:0 /root /point opts [optional...] - fstype source superopts".
-func parseMounts(mountinfo string) []mount {
-	var out []mount
-	for _, line := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(line)
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(f) < sep+4 {
+// Only the mount found is copied out of the buffer.
+func findMount(r *bufio.Reader, want func(fstype, superOpts []byte) bool) (mount, bool, error) {
+	var long []byte // a line longer than r's buffer, put together
+	for {
+		line, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long, line...)
 			continue
 		}
-		out = append(out, mount{
-			root: unescape(f[3]), point: unescape(f[4]),
-			fstype: f[sep+1], superOpts: f[sep+3],
-		})
+		if long != nil {
+			line = append(long, line...)
+			long = long[:0]
+		}
+		if root, point, ok := mountLine(line, want); ok {
+			return mount{root: unescape(string(root)), point: unescape(string(point))}, true, nil
+		}
+		if err == io.EOF {
+			return mount{}, false, nil
+		}
+		if err != nil {
+			return mount{}, false, fmt.Errorf("%w: %w", errMountinfo, err)
+		}
 	}
-	return out
+}
+
+// mountLine splits one mountinfo line into its fields, without copying,
+// and reports its root and mount point if want accepts its type and super
+// options.
+func mountLine(line []byte, want func(fstype, superOpts []byte) bool) (root, point []byte, ok bool) {
+	var f [6][]byte // id, parent, major:minor, root, point, options
+	rest := line
+	for i := range f {
+		if f[i], rest = field(rest); f[i] == nil {
+			return nil, nil, false
+		}
+	}
+	for { // optional fields up to the "-" separator
+		var sep []byte
+		if sep, rest = field(rest); sep == nil {
+			return nil, nil, false
+		}
+		if string(sep) == "-" {
+			break
+		}
+	}
+	fstype, rest := field(rest)
+	source, rest := field(rest)
+	superOpts, _ := field(rest)
+	if source == nil || superOpts == nil || !want(fstype, superOpts) {
+		return nil, nil, false
+	}
+	return f[3], f[4], true
+}
+
+// field returns the first whitespace-separated field of s (nil if none)
+// and what follows it.
+func field(s []byte) (f, rest []byte) {
+	start := 0
+	for start < len(s) && isSpace(s[start]) {
+		start++
+	}
+	end := start
+	for end < len(s) && !isSpace(s[end]) {
+		end++
+	}
+	if end == start {
+		return nil, nil
+	}
+	return s[start:end], s[end:]
+}
+
+// isSpace is what strings.Fields splits mountinfo lines on.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func hasOpt(opts, want string) bool {
-	for _, o := range strings.Split(opts, ",") {
+	for rest := opts; rest != ""; {
+		var o string
+		o, rest, _ = strings.Cut(rest, ",")
 		if o == want {
 			return true
 		}

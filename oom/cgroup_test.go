@@ -1,6 +1,10 @@
 package oom
 
-import "testing"
+import (
+	"bufio"
+	"strings"
+	"testing"
+)
 
 // Mount tables and /proc/<pid>/cgroup contents as the kernel writes them.
 const (
@@ -40,9 +44,12 @@ func TestParseLocation(t *testing.T) {
 		{"memory hierarchy not mounted", hybridProc, v2Mounts, Cgroup{}, true},
 		{"no cgroup lines", "", v2Mounts, Cgroup{}, true},
 	} {
-		got, err := parseLocation(tc.proc, tc.mounts)
-		if (err != nil) != tc.wantErr || got != tc.want {
-			t.Errorf("%s: got %+v, %v; want %+v (error %v)", tc.name, got, err, tc.want, tc.wantErr)
+		// The smallest buffer bufio allows: every line here is longer.
+		for _, size := range []int{16, mountinfoBuf} {
+			got, err := parseLocation(tc.proc, bufio.NewReaderSize(strings.NewReader(tc.mounts), size))
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("%s (buffer %d): got %+v, %v; want %+v (error %v)", tc.name, size, got, err, tc.want, tc.wantErr)
+			}
 		}
 	}
 }

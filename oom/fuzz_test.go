@@ -1,11 +1,15 @@
 package oom
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -95,4 +99,70 @@ func valueOfLine(in []byte, key string, n int64) bool {
 		}
 	}
 	return false
+}
+
+// FuzzParseLocation checks the streaming mount-table scan against a plain
+// reading of the same text (whole table split into lines and fields), with
+// a buffer smaller than most lines and with the monitor's own.
+func FuzzParseLocation(f *testing.F) {
+	f.Add(hybridProc, hybridMounts)
+	f.Add(v2Proc, v2Mounts)
+	f.Add("0::/outer/inner\n", `50 1 0:50 /outer /my\040cgroup rw - cgroup2 none rw`)
+	f.Add("4:memory:/x\n", "1 2 3 4 5 6 - cgroup s memory\n\n1 2 3 / /m o x y - cgroup s rw,memory\r\n")
+	f.Fuzz(func(t *testing.T, proc, mounts string) {
+		want, wantErr := referenceLocation(proc, mounts)
+		for _, size := range []int{16, mountinfoBuf} {
+			got, err := parseLocation(proc, bufio.NewReaderSize(strings.NewReader(mounts), size))
+			if got != want || (err == nil) != (wantErr == nil) {
+				t.Fatalf("buffer %d: parseLocation(%q, %q) = %+v, %v; reference %+v, %v", size, proc, mounts, got, err, want, wantErr)
+			}
+		}
+	})
+}
+
+// referenceLocation is parseLocation done the obvious way: the whole table
+// split into lines and every line into fields.
+func referenceLocation(proc, mountinfo string) (Cgroup, error) {
+	var v1Path, v2Path string
+	v2Seen := false
+	for _, line := range strings.Split(proc, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			v2Path, v2Seen = parts[2], true
+			continue
+		}
+		if slices.Contains(strings.Split(parts[1], ","), "memory") {
+			v1Path = parts[2]
+		}
+	}
+	for _, line := range strings.Split(mountinfo, "\n") {
+		fs := strings.FieldsFunc(line, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) })
+		sep := -1
+		if len(fs) > 6 {
+			if i := slices.Index(fs[6:], "-"); i >= 0 {
+				sep = 6 + i // the separator follows the six fixed fields
+			}
+		}
+		if sep < 0 || len(fs) < sep+4 {
+			continue
+		}
+		m := mount{root: unescape(fs[3]), point: unescape(fs[4])}
+		fstype, superOpts := fs[sep+1], fs[sep+3]
+		switch {
+		case v1Path != "":
+			if fstype == "cgroup" && slices.Contains(strings.Split(superOpts, ","), "memory") {
+				return Cgroup{V1: true, Dir: m.join(v1Path), Root: m.point}, nil
+			}
+		case v2Seen:
+			if fstype == "cgroup2" {
+				return Cgroup{Dir: m.join(v2Path), Root: m.point}, nil
+			}
+		default:
+			return Cgroup{}, errors.New("no memory cgroup")
+		}
+	}
+	return Cgroup{}, errors.New("not mounted")
 }

@@ -69,6 +69,7 @@ func runMonitor(cfg *cli.Config, st *setup, lg *diag.Logger, inherited []int, ol
 		FullAttach: cfg.FullAttach, LeaveStdinOpen: cfg.LeaveStdinOpen,
 		// Called only once output flows, after d.mon is set.
 		Exiting: func() bool { return d.mon.Exiting() }, Resize: d.countResizes,
+		Quiet: newHeapReturn().quiet,
 	})
 	d.mon = monitor.New(d.monitorConfig(oldAdj), monitor.Parts{
 		Log: lg, Sync: fds.sync, IO: d.io, Watch: d, Release: fds.closeInherited,
