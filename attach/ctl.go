@@ -86,6 +86,7 @@ func validSize(v int32) bool { return v >= 0 && v <= maxWinSize }
 // line so the caller drops the rest of the chunk.
 type ctlHandler struct {
 	log    Logger
+	info   bool              // log wants Infof lines (boxing their arguments allocates)
 	resize func(h, w uint16) // type 1
 	reopen func()            // type 2
 }
@@ -105,7 +106,9 @@ func (c *ctlHandler) line(line []byte) bool {
 		c.log.Warnf("Invalid window size: %dx%d (must be between 0 and %d)", h, w, maxWinSize)
 		return false
 	}
-	c.log.Infof("Message type: %d", typ)
+	if c.info {
+		c.log.Infof("Message type: %d", typ)
+	}
 	if typ == ctlResize {
 		c.resize(uint16(h), uint16(w))
 	} else {

@@ -23,11 +23,16 @@ type FIFOOptions struct {
 	// it runs on the ctl goroutine; the caller synchronises with its loggers.
 	Reopen func()
 	Logger Logger
+	// Quiet runs once a burst of control messages is over (ctlburst.go);
+	// nil for nothing.
+	Quiet func()
 }
 
 // FIFOs are the ctl and winsz FIFOs (§9) and their reader goroutines.
 type FIFOs struct {
 	log      Logger
+	quiet    func() // FIFOOptions.Quiet
+	debug    bool   // log wants Debugf lines
 	terminal bool
 	reopen   func()
 
@@ -52,6 +57,7 @@ func OpenFIFOs(opts FIFOOptions) (*FIFOs, error) {
 		log:       orNop(opts.Logger),
 		terminal:  opts.Terminal,
 		reopen:    opts.Reopen,
+		quiet:     opts.Quiet,
 		ctlPath:   filepath.Join(opts.Bundle, "ctl"),
 		winszPath: filepath.Join(opts.Bundle, "winsz"),
 		ctlW:      -1,
@@ -69,7 +75,8 @@ func OpenFIFOs(opts FIFOOptions) (*FIFOs, error) {
 		unix.Close(f.ctlW)
 		return nil, err
 	}
-	h := &ctlHandler{log: f.log, resize: f.queueResize, reopen: f.reopen}
+	f.debug = debugEnabled(f.log)
+	h := &ctlHandler{log: f.log, info: infoEnabled(f.log), resize: f.queueResize, reopen: f.reopen}
 	f.wg.Add(1)
 	go f.serve(f.ctl, h.line)
 	return f, nil
@@ -132,7 +139,7 @@ func (f *FIFOs) serve(r *os.File, line func([]byte) bool) {
 	for {
 		n, err := r.Read(lb.space())
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			burst.quiet(r)
+			burst.quiet(r, f.quiet)
 			continue
 		}
 		if err != nil {
@@ -154,7 +161,9 @@ func (f *FIFOs) serve(r *os.File, line func([]byte) bool) {
 // runtime handed over the pty (podman's initial size) is not lost.
 func (f *FIFOs) queueResize(h, w uint16) {
 	if !f.terminal {
-		f.log.Debugf("Ignoring resize to %dx%d: no terminal", h, w)
+		if f.debug {
+			f.log.Debugf("Ignoring resize to %dx%d: no terminal", h, w)
+		}
 		return
 	}
 	var b [16]byte

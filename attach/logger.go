@@ -15,6 +15,7 @@ func (nopLogger) Warnf(string, ...any)  {}
 func (nopLogger) Infof(string, ...any)  {}
 func (nopLogger) Debugf(string, ...any) {}
 func (nopLogger) DebugEnabled() bool    { return false }
+func (nopLogger) InfoEnabled() bool     { return false }
 
 // debugEnabled reports whether l wants debug lines at all. The per-client
 // ones are skipped otherwise: boxing their arguments allocates, which a
@@ -23,6 +24,14 @@ func (nopLogger) DebugEnabled() bool    { return false }
 func debugEnabled(l Logger) bool {
 	if d, ok := l.(interface{ DebugEnabled() bool }); ok {
 		return d.DebugEnabled()
+	}
+	return true
+}
+
+// infoEnabled is debugEnabled for Infof (a ctl message logs one line).
+func infoEnabled(l Logger) bool {
+	if d, ok := l.(interface{ InfoEnabled() bool }); ok {
+		return d.InfoEnabled()
 	}
 	return true
 }

@@ -102,7 +102,7 @@ func (c *IO) Open() error {
 	}
 	c.sink.srv = c.srv
 	c.fifos, err = attach.OpenFIFOs(attach.FIFOOptions{
-		Bundle: o.Bundle, Terminal: o.Terminal, Reopen: c.sink.reopen, Logger: o.Log,
+		Bundle: o.Bundle, Terminal: o.Terminal, Reopen: c.sink.reopen, Logger: o.Log, Quiet: o.Quiet,
 	})
 	return err
 }

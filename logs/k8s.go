@@ -44,8 +44,11 @@ type FileOptions struct {
 type K8sLog struct {
 	path string // as given: messages and the rotation's ".." check use it
 	abs  string // path anchored at the working directory of the first open
-	fd   int
-	opts FileOptions
+	// absC and tmpC are abs and abs+".tmp" in the kernel's form, made once:
+	// a ctl reopen (kubelet's rotation) then allocates nothing.
+	absC, tmpC cabi.CPath
+	fd         int
+	opts       FileOptions
 	// spare is an fd held in reserve (/dev/null) for reopening at the
 	// process's fd limit: a reopen creates the new file before it closes
 	// the old one, which stays in use if the new cannot be made, so it
@@ -102,7 +105,11 @@ func OpenK8sLog(path string, opts FileOptions) (*K8sLog, error) {
 		return nil, cabi.NewError("Failed to open log file "+strerror.Text(err),
 			fmt.Errorf("clear O_NONBLOCK on log %s: %w", path, err))
 	}
-	return &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size, spare: reserveFd()}, nil
+	f := &K8sLog{path: path, abs: abs, fd: fd, opts: opts, size: st.Size, total: st.Size, spare: reserveFd()}
+	// abs opened, so it holds no NUL; neither does abs+".tmp".
+	f.absC, _ = cabi.NewCPath(abs)
+	f.tmpC, _ = cabi.NewCPath(abs + ".tmp")
+	return f, nil
 }
 
 // checkLogType accepts a regular file, and a character device such as
@@ -133,11 +140,21 @@ func reserveFd() int {
 // openNew creates a reopen's new file; at the fd limit (EMFILE, ENFILE) it
 // gives up the spare fd for it, taken again once the old file is closed.
 func (f *K8sLog) openNew(path string, extra int) (int, error) {
-	fd, err := openLog(path, extra)
+	p, err := cabi.NewCPath(path)
+	if err != nil {
+		return -1, err
+	}
+	return f.openNewC(p, extra)
+}
+
+// openNewC is openNew for a path converted once.
+func (f *K8sLog) openNewC(p cabi.CPath, extra int) (int, error) {
+	const flags = unix.O_WRONLY | unix.O_APPEND | unix.O_CREAT | unix.O_CLOEXEC
+	fd, err := p.Open(flags|extra, logFileMode)
 	if (err == unix.EMFILE || err == unix.ENFILE) && f.spare >= 0 {
 		unix.Close(f.spare)
 		f.spare = -1
-		fd, err = openLog(path, extra)
+		fd, err = p.Open(flags|extra, logFileMode)
 	}
 	return fd, err
 }

@@ -35,17 +35,17 @@ func (f *K8sLog) Reopen() error {
 // file is created with O_EXCL, which never follows a symlink; a name put
 // back in between makes this reopen fail, and the old file stays in use.
 func (f *K8sLog) truncate() error {
-	tmp := f.abs + ".tmp"
-	if err := unix.Unlink(tmp); err != nil && !errors.Is(err, unix.ENOENT) {
+	tmp := f.tmpC
+	if err := tmp.Unlink(); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove stale %s: %w", tmp, err)
 	}
-	fd, err := f.openNew(tmp, unix.O_EXCL|unix.O_NOFOLLOW)
+	fd, err := f.openNewC(tmp, unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
 		return fmt.Errorf("create log %s: %w", tmp, err)
 	}
-	if err := unix.Rename(tmp, f.abs); err != nil {
+	if err := tmp.RenameTo(f.absC); err != nil {
 		unix.Close(fd)
-		unix.Unlink(tmp) // do not leave our temp file behind
+		tmp.Unlink() // do not leave our temp file behind
 		return fmt.Errorf("rename log %s: %w", tmp, err)
 	}
 	f.switchTo(fd)

@@ -113,6 +113,9 @@ func (d *Logger) Tracef(format string, args ...any) { d.logf(cabi.LevelTrace, fo
 // hot paths can skip formatting their arguments.
 func (d *Logger) DebugEnabled() bool { return d != nil && d.core.Enabled(zapLevel(cabi.LevelDebug)) }
 
+// InfoEnabled is DebugEnabled for Infof.
+func (d *Logger) InfoEnabled() bool { return d != nil && d.core.Enabled(zapLevel(cabi.LevelInfo)) }
+
 // syslogID is what conmon puts after "conmon ": the first 20 characters of
 // the container ID, or of "ID: TAG" with --log-tag.
 func syslogID(o Options) string {
