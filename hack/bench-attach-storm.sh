@@ -23,10 +23,7 @@ GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 prefix=shimbench-$$
 work=$(mktemp -d)
 cleanup() {
-	local ids
-	ids=$(tpodman ps -aq --filter "name=^$prefix-" 2>/dev/null || true)
-	# shellcheck disable=SC2086
-	[ -z "$ids" ] || tpodman rm -f -t 0 $ids >/dev/null 2>&1 || true
+	rm_prefixed "$prefix"
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -28,10 +28,7 @@ need_monitor "$REF_CONMON"
 prefix=shimbench-$$
 work=$(mktemp -d)
 cleanup() {
-	local ids
-	ids=$(tpodman ps -aq --filter "name=^$prefix-" 2>/dev/null || true)
-	# shellcheck disable=SC2086
-	[ -z "$ids" ] || tpodman rm -f -t 0 $ids >/dev/null 2>&1 || true
+	rm_prefixed "$prefix"
 	rm -rf "$work"
 }
 trap cleanup EXIT

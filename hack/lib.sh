@@ -28,6 +28,15 @@ tpodman() {
 	podman $PODMAN_OPTS "$@"
 }
 
+# rm_prefixed PREFIX: remove every container whose name starts with PREFIX-
+# (a benchmark's own, whatever state they are in).
+rm_prefixed() {
+	local ids
+	ids=$(tpodman ps -aq --filter "name=^$1-" 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -z "$ids" ] || tpodman rm -f -t 0 $ids >/dev/null 2>&1 || true
+}
+
 need_monitor() {
 	local bin=$1
 	if [ ! -x "$bin" ]; then

@@ -22,14 +22,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +33,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/hack/probe"
 )
 
 func main() {
@@ -64,7 +62,7 @@ func main() {
 
 func run(sock string, n, conc int, hold bool, pid int, metricsDir string, settle, timeout time.Duration) error {
 	raiseNofile()
-	addr, closeDir, err := socketAddr(sock)
+	addr, closeDir, err := probe.AttachAddr(sock)
 	if err != nil {
 		return err
 	}
@@ -91,27 +89,10 @@ func run(sock string, n, conc int, hold bool, pid int, metricsDir string, settle
 	}
 	fmt.Printf("connections=%d wall_s=%.3f cpu_s=%.2f rss_kib_before=%d rss_kib_peak=%d rss_kib_after=%d"+
 		" fds_before=%d fds_after=%d threads_before=%d threads_after=%d goroutines_before=%s goroutines_after=%s\n",
-		made, wall.Seconds(), float64(after.cpuTicks-before.cpuTicks)/clockTicks,
+		made, wall.Seconds(), (after.cpu - before.cpu).Seconds(),
 		before.rssKiB, max(peakKiB, before.rssKiB, after.rssKiB), after.rssKiB,
 		before.fds, after.fds, before.threads, after.threads, before.goroutines, after.goroutines)
 	return stormErr
-}
-
-// socketAddr returns the address to connect to; a long path goes through an
-// O_PATH fd of its directory, which closeDir releases.
-func socketAddr(sock string) (addr *unix.SockaddrUnix, closeDir func(), err error) {
-	if st, err := os.Stat(sock); err == nil && st.IsDir() {
-		sock = filepath.Join(sock, "attach")
-	}
-	if len(sock) < 108 {
-		return &unix.SockaddrUnix{Name: sock}, func() {}, nil
-	}
-	dfd, err := unix.Open(filepath.Dir(sock), unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", filepath.Dir(sock), err)
-	}
-	name := "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + filepath.Base(sock)
-	return &unix.SockaddrUnix{Name: name}, func() { unix.Close(dfd) }, nil
 }
 
 // storm makes n connections from conc goroutines; each is closed at once,
@@ -196,12 +177,8 @@ func raiseNofile() {
 	}
 }
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat
-// (100 on every Linux architecture Go supports).
-const clockTicks = 100
-
 type sample struct {
-	cpuTicks   int64
+	cpu        time.Duration // utime+stime
 	rssKiB     int64
 	fds        int
 	threads    int
@@ -211,9 +188,11 @@ type sample struct {
 func readSample(pid int, metricsDir string) (sample, error) {
 	var s sample
 	var err error
-	if s.cpuTicks, err = cpuTicks(pid); err != nil {
+	st, err := probe.ReadStat(pid)
+	if err != nil {
 		return s, err
 	}
+	s.cpu = st.Own
 	if s.rssKiB, s.threads, err = status(pid); err != nil {
 		return s, err
 	}
@@ -225,31 +204,13 @@ func readSample(pid int, metricsDir string) (sample, error) {
 	s.goroutines = "-"
 	if metricsDir != "" {
 		// After the /proc figures: the scrape itself costs the monitor a little.
-		if s.goroutines, err = goroutines(metricsDir); err != nil {
+		g, err := probe.Goroutines(metricsDir)
+		if err != nil {
 			return s, err
 		}
+		s.goroutines = strconv.Itoa(g)
 	}
 	return s, nil
-}
-
-// cpuTicks is utime+stime from /proc/PID/stat (fields 14 and 15).
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("read stat of %d: %w", pid, err)
-	}
-	// The command name may hold spaces; fields count from after its ')'.
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return 0, fmt.Errorf("parse stat of %d: %q", pid, b)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parse stat of %d: %w", pid, err)
-	}
-	return u + s, nil
 }
 
 // status returns VmRSS (KiB) and Threads from /proc/PID/status.
@@ -301,31 +262,4 @@ func watchPeak(pid int) func() int64 {
 		}
 	}()
 	return func() int64 { close(stop); return <-done }
-}
-
-// goroutines reads shim_monitor_goroutines from DIR/metrics.sock (§16.1:
-// connect, read to EOF).
-func goroutines(dir string) (string, error) {
-	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer unix.Close(dfd)
-	c, err := net.Dial("unix", "/proc/self/fd/"+strconv.Itoa(dfd)+"/metrics.sock")
-	if err != nil {
-		return "", fmt.Errorf("connect to %s/metrics.sock: %w", dir, err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		return "", fmt.Errorf("read %s/metrics.sock: %w", dir, err)
-	}
-	for line := range strings.Lines(string(b)) {
-		if strings.HasPrefix(line, "shim_monitor_goroutines") {
-			f := strings.Fields(line)
-			return f[len(f)-1], nil
-		}
-	}
-	return "", fmt.Errorf("no shim_monitor_goroutines in %s/metrics.sock", dir)
 }

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/shim-project/shim/hack/probe"
 )
 
 type soak struct {
@@ -138,11 +140,11 @@ func runOne(cfg config, r *reaper, pm *podman, name string) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := readStat(ctr.monPid)
+	st, err := probe.ReadStat(ctr.monPid)
 	if err != nil {
 		return nil, fmt.Errorf("monitor %d: %w", ctr.monPid, err)
 	}
-	r.watchComm(st.comm)
+	r.watchComm(st.Comm)
 	s := &soak{r: r, pm: pm, ctr: ctr}
 	res := &result{label: filepath.Base(pm.monitor), monitor: pm.monitor, ctr: ctr}
 	// Let the monitor finish starting (first reads, the first scrape's

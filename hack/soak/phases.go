@@ -6,12 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/hack/probe"
 )
 
 // work is what a phase did besides loading the long-lived monitor.
@@ -105,19 +106,18 @@ func execSyncOnce(r *reaper, argv, env []string) (time.Duration, error) {
 	if rerr != nil || e.status.ExitStatus() != 0 || !bytes.Contains(msg, []byte(`"exit_code": 0`)) {
 		return 0, fmt.Errorf("exec sync: status %v, sync %q (%v)", e.status, msg, rerr)
 	}
-	return e.stat.own, e.err
+	return e.stat.Own, e.err
 }
 
 // attach connects to the attach socket and closes, n times.
 func attach(s *soak, n int) work {
 	var w work
-	dfd, err := unix.Open(s.ctr.bundle, unix.O_PATH|unix.O_CLOEXEC, 0)
+	addr, closeDir, err := probe.AttachAddr(s.ctr.bundle)
 	if err != nil {
-		w.fail(fmt.Errorf("open %s: %w", s.ctr.bundle, err))
+		w.fail(err)
 		return w
 	}
-	defer unix.Close(dfd)
-	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(dfd) + "/attach"}
+	defer closeDir()
 	for i := 0; i < n; i++ {
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 		if err != nil {

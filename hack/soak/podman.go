@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shim-project/shim/hack/probe"
 )
 
 // podman runs the podman CLI on the soak's store with one monitor binary.
@@ -52,7 +54,7 @@ func (p *podman) run(args ...string) (string, time.Duration, error) {
 	if e.status.ExitStatus() != 0 {
 		return string(b), 0, fmt.Errorf("podman %s: %v: %s", strings.Join(args, " "), e.status, strings.TrimSpace(string(b)))
 	}
-	return string(b), e.stat.children, nil
+	return string(b), e.stat.Children, nil
 }
 
 func lookPath(name string) (string, error) {
@@ -104,7 +106,7 @@ func (p *podman) startContainer(name, image, logMax string) (*container, error) 
 	if err := writeExecSpec(filepath.Join(c.bundle, "config.json"), c.execSpec); err != nil {
 		return nil, err
 	}
-	_, err = os.Stat(filepath.Join(c.bundle, metricsSocket))
+	_, err = os.Stat(filepath.Join(c.bundle, probe.MetricsSocket))
 	c.goroutine = err == nil
 	return c, nil
 }

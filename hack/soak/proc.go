@@ -7,50 +7,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/shim-project/shim/hack/probe"
 )
-
-// clkTck is sysconf(_SC_CLK_TCK) on Linux: the unit of /proc/PID/stat times.
-const clkTck = 100
-
-// procStat is what the soak reads from /proc/PID/stat.
-type procStat struct {
-	comm     string
-	state    byte
-	ppid     int
-	own      time.Duration // utime+stime: the process itself
-	children time.Duration // cutime+cstime: the children it has reaped
-}
-
-func readStat(pid int) (procStat, error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, err
-	}
-	// comm may hold spaces and parentheses: it ends at the last ')'.
-	open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
-	if open < 0 || end < open || end+2 > len(raw) {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: cannot parse %q", pid, raw)
-	}
-	f := strings.Fields(string(raw[end+2:]))
-	// f[0] is field 3 (state); ppid is field 4, utime..cstime 14..17.
-	if len(f) < 15 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
-	}
-	n := make([]int64, 5)
-	for i, idx := range []int{1, 11, 12, 13, 14} {
-		if n[i], err = strconv.ParseInt(f[idx], 10, 64); err != nil {
-			return procStat{}, fmt.Errorf("/proc/%d/stat field %d: %w", pid, idx+3, err)
-		}
-	}
-	return procStat{
-		comm:     string(raw[open+1 : end]),
-		state:    f[0][0],
-		ppid:     int(n[0]),
-		own:      time.Duration(n[1]+n[2]) * time.Second / clkTck,
-		children: time.Duration(n[3]+n[4]) * time.Second / clkTck,
-	}, nil
-}
 
 // countFDs is the number of open fds of pid.
 func countFDs(pid int) (int, error) {
@@ -93,18 +52,18 @@ func memKiB(pid int) (rss, privDirty int, err error) {
 // work on the machine changes as well.
 func hostCounts(exe, id string, root int) (monitors, zombies, hostZombies int) {
 	ents, _ := os.ReadDir("/proc")
-	procs := map[int]procStat{}
+	procs := map[int]probe.Stat{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		st, err := readStat(pid)
+		st, err := probe.ReadStat(pid)
 		if err != nil {
 			continue
 		}
 		procs[pid] = st
-		if st.state == 'Z' {
+		if st.State == 'Z' {
 			hostZombies++
 			continue
 		}
@@ -120,19 +79,19 @@ func hostCounts(exe, id string, root int) (monitors, zombies, hostZombies int) {
 }
 
 // treeZombies counts the zombies among root's descendants.
-func treeZombies(procs map[int]procStat, root int) int {
+func treeZombies(procs map[int]probe.Stat, root int) int {
 	n := 0
 	for _, st := range procs {
-		if st.state != 'Z' {
+		if st.State != 'Z' {
 			continue
 		}
 		// Walk up; a pid is at most len(procs) steps from the top.
-		for p, steps := st.ppid, 0; p > 0 && steps <= len(procs); steps++ {
+		for p, steps := st.PPid, 0; p > 0 && steps <= len(procs); steps++ {
 			if p == root {
 				n++
 				break
 			}
-			p = procs[p].ppid
+			p = procs[p].PPid
 		}
 	}
 	return n

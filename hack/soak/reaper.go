@@ -10,13 +10,15 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/hack/probe"
 )
 
 // exited is a child's end: its wait status and its /proc/PID/stat read
 // while it was a zombie (own CPU to the last tick, and what it reaped).
 type exited struct {
 	status unix.WaitStatus
-	stat   procStat
+	stat   probe.Stat
 	err    error // reading the stat
 }
 
@@ -106,7 +108,7 @@ func (r *reaper) loop() {
 			continue
 		}
 		pid := siginfoPid(&info)
-		st, serr := readStat(pid)
+		st, serr := probe.ReadStat(pid)
 		var ws unix.WaitStatus
 		for {
 			if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
@@ -117,9 +119,9 @@ func (r *reaper) loop() {
 		if ch, ok := r.waiters[pid]; ok {
 			delete(r.waiters, pid)
 			ch <- exited{status: ws, stat: st, err: serr}
-		} else if serr == nil && r.comm != "" && st.comm == r.comm {
+		} else if serr == nil && r.comm != "" && st.Comm == r.comm {
 			r.adopted.n++
-			r.adopted.cpu += st.own
+			r.adopted.cpu += st.Own
 		}
 		r.mu.Unlock()
 	}

@@ -1,19 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/shim-project/shim/hack/probe"
 )
-
-const metricsSocket = "metrics.sock"
 
 // memSlackKiB is how far RSS and Private_Dirty may end above their start.
 const memSlackKiB = 1024
@@ -35,57 +28,20 @@ func (c *container) snapshot() (snapshot, error) {
 	}
 	s.goroutines = -1
 	if c.goroutine {
-		if s.goroutines, err = goroutines(c.bundle); err != nil {
+		if s.goroutines, err = probe.Goroutines(c.bundle); err != nil {
 			return s, err
 		}
 	}
 	if s.rssKiB, s.privDirKiB, err = memKiB(c.monPid); err != nil {
 		return s, err
 	}
-	st, err := readStat(c.monPid)
+	st, err := probe.ReadStat(c.monPid)
 	if err != nil {
 		return s, fmt.Errorf("monitor %d: %w", c.monPid, err)
 	}
-	s.cpu = st.own
+	s.cpu = st.Own
 	s.monitors, s.zombies, s.hostZombies = hostCounts(c.monExe, c.id, os.Getpid())
 	return s, nil
-}
-
-// goroutines reads shim_monitor_goroutines from <dir>/metrics.sock (§16.1),
-// connecting through /proc/self/fd/N as bundle paths are long.
-func goroutines(dir string) (int, error) {
-	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer unix.Close(dfd)
-	conn, err := net.Dial("unix", "/proc/self/fd/"+strconv.Itoa(dfd)+"/"+metricsSocket)
-	if err != nil {
-		return 0, fmt.Errorf("connect %s/%s: %w", dir, metricsSocket, err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	return parseGoroutines(conn)
-}
-
-func parseGoroutines(r io.Reader) (int, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "shim_monitor_goroutines") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return 0, fmt.Errorf("metrics line %q: %w", line, err)
-		}
-		return int(v), nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("read metrics: %w", err)
-	}
-	return 0, fmt.Errorf("no shim_monitor_goroutines in the metrics")
 }
 
 // violations lists the bounds that after breaks against before: fds and

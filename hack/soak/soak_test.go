@@ -1,32 +1,11 @@
 package main
 
 import (
-	"os"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/shim-project/shim/hack/probe"
 )
-
-func TestReadStatSelf(t *testing.T) {
-	st, err := readStat(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.state != 'R' || st.ppid != os.Getppid() {
-		t.Fatalf("own stat: state %c ppid %d, want R and %d", st.state, st.ppid, os.Getppid())
-	}
-}
-
-func TestParseGoroutines(t *testing.T) {
-	in := "# HELP shim_monitor_goroutines goroutines\n# TYPE shim_monitor_goroutines gauge\n" +
-		`shim_monitor_goroutines{container_id="x",container_name="y"} 12` + "\n"
-	if n, err := parseGoroutines(strings.NewReader(in)); err != nil || n != 12 {
-		t.Fatalf("parseGoroutines = %d, %v; want 12", n, err)
-	}
-	if _, err := parseGoroutines(strings.NewReader("shim_log_bytes_total 3\n")); err == nil {
-		t.Fatal("no goroutine sample: want an error")
-	}
-}
 
 func TestViolations(t *testing.T) {
 	start := snapshot{fds: 20, goroutines: 9, rssKiB: 4000, privDirKiB: 1000, monitors: 1, zombies: 2}
@@ -43,17 +22,17 @@ func TestViolations(t *testing.T) {
 }
 
 func TestTreeZombies(t *testing.T) {
-	procs := map[int]procStat{
-		1:  {state: 'S'},
-		10: {state: 'S', ppid: 1},  // the soak
-		11: {state: 'S', ppid: 10}, // a monitor
-		12: {state: 'Z', ppid: 11}, // its zombie: ours
-		13: {state: 'Z', ppid: 10}, // ours
-		20: {state: 'S', ppid: 1},
-		21: {state: 'Z', ppid: 20}, // someone else's
-		22: {state: 'Z', ppid: 1},  // someone else's
-		30: {state: 'Z', ppid: 31}, // a cycle from a racy scan must not hang
-		31: {state: 'S', ppid: 30},
+	procs := map[int]probe.Stat{
+		1:  {State: 'S'},
+		10: {State: 'S', PPid: 1},  // the soak
+		11: {State: 'S', PPid: 10}, // a monitor
+		12: {State: 'Z', PPid: 11}, // its zombie: ours
+		13: {State: 'Z', PPid: 10}, // ours
+		20: {State: 'S', PPid: 1},
+		21: {State: 'Z', PPid: 20}, // someone else's
+		22: {State: 'Z', PPid: 1},  // someone else's
+		30: {State: 'Z', PPid: 31}, // a cycle from a racy scan must not hang
+		31: {State: 'S', PPid: 30},
 	}
 	if n := treeZombies(procs, 10); n != 2 {
 		t.Fatalf("treeZombies = %d, want 2", n)
