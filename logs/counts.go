@@ -125,3 +125,35 @@ func (j *Journal) countSend(stream, n int, partial bool, err error) {
 	t.entry(n, !partial)
 	j.counts.add(stream, t)
 }
+
+// Logged is what became of one stream's output in the logs, for the exit
+// record (§16.3): bytes and complete lines the log drivers took, and what
+// the rate limit kept from them.
+type Logged struct {
+	Bytes, Lines               uint64
+	DroppedBytes, DroppedLines uint64
+}
+
+// Logged returns it per stream (0 stdout, 1 stderr): the limiter's exact
+// count of the container's bytes when there is a limit (its markers are
+// not output), else the k8s-file's totals, else journald's.
+func (w *Writer) Logged() [2]Logged {
+	var out [2]Logged
+	if w.limiter != nil {
+		for i, t := range w.limiter.Totals() {
+			out[i] = Logged{t.Logged, t.LoggedLines, t.Dropped.Bytes, t.Dropped.Lines}
+		}
+		return out
+	}
+	file, journal := w.Counts()
+	if file == nil {
+		file = journal
+	}
+	if file != nil {
+		t := file.Snapshot()
+		for i := range out {
+			out[i] = Logged{Bytes: t.Bytes[i], Lines: t.Lines[i]}
+		}
+	}
+	return out
+}

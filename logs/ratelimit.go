@@ -76,9 +76,6 @@ func NewLimiter(l Limit, now time.Time) *Limiter {
 	return &Limiter{lim: l, tokens: float64(l.Burst), last: now}
 }
 
-// Limit is the limiter's configuration (Burst filled in).
-func (l *Limiter) Limit() Limit { return l.lim }
-
 func (l *Limiter) refill(now time.Time) {
 	if d := now.Sub(l.last); d > 0 {
 		l.tokens = min(float64(l.lim.Burst), l.tokens+float64(l.lim.Rate)*d.Seconds())

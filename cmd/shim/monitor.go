@@ -122,22 +122,11 @@ func (d *daemon) Final() { d.oom.Final() }
 // cgroup can vanish), log totals and the monitor's peak memory (§16.3).
 func (d *daemon) Record(r *exitcode.Record) {
 	r.OOMKilled = d.oom.Final()
-	file, journal := d.setup.logs.Counts()
-	if file == nil {
-		file = journal
-	}
-	if file != nil {
-		t := file.Snapshot()
-		r.Logs.Stdout = exitcode.StreamRecord{LoggedBytes: t.Bytes[0], LoggedLines: t.Lines[0]}
-		r.Logs.Stderr = exitcode.StreamRecord{LoggedBytes: t.Bytes[1], LoggedLines: t.Lines[1]}
-	}
-	if l := d.setup.logs.Limiter(); l != nil {
-		// The limiter counts the container's own bytes, without markers.
-		t := l.Totals()
-		for i, sr := range []*exitcode.StreamRecord{&r.Logs.Stdout, &r.Logs.Stderr} {
-			*sr = exitcode.StreamRecord{LoggedBytes: t[i].Logged, LoggedLines: t[i].LoggedLines,
-				DroppedBytes: t[i].Dropped.Bytes, DroppedLines: t[i].Dropped.Lines}
-		}
+	logged := d.setup.logs.Logged()
+	for i, sr := range []*exitcode.StreamRecord{&r.Logs.Stdout, &r.Logs.Stderr} {
+		l := logged[i]
+		*sr = exitcode.StreamRecord{LoggedBytes: l.Bytes, LoggedLines: l.Lines,
+			DroppedBytes: l.DroppedBytes, DroppedLines: l.DroppedLines}
 	}
 	r.MonitorPeakRSS, _ = metrics.PeakResidentBytes()
 }
