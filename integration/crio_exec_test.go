@@ -96,6 +96,19 @@ func TestCrioExecSync(t *testing.T) {
 			t.Fatalf("exec log (k8s-file): stdout entries %q, stderr entries %q", out, errs)
 		}
 	})
+	t.Run("exit_record", func(t *testing.T) {
+		// An exec session's record goes to its persist dir (§16.3).
+		extension(t)
+		persist := t.TempDir()
+		r := c.execSync(t, []string{"sh", "-c", "echo hi; exit 5"}, "--persist-dir", persist)
+		if r.Status != 5 {
+			t.Fatalf("status %d, want 5; sync %q", r.Status, r.Sync)
+		}
+		rec := readExitRecord(t, persist)
+		if rec.ExitCode == nil || *rec.ExitCode != 5 || rec.Logs["stdout"].LoggedLines != 1 {
+			t.Errorf("exec record %+v", rec)
+		}
+	})
 	t.Run("timeout", func(t *testing.T) {
 		r := c.execSync(t, []string{"sleep", "10"}, "-T", "1")
 		if r.Sync != `{"exit_code": -1, "message": "command timed out"}`+"\n" || r.Status != 255 {
