@@ -1,8 +1,8 @@
 package cio
 
 import (
+	"bytes"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,14 +42,42 @@ func growPipe(f *os.File) {
 // accounting: CAP_SYS_RESOURCE, and no user namespace (whose capabilities
 // do not count for it).
 func mayGrowPipes() bool {
-	m, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil || strings.Join(strings.Fields(string(m)), " ") != "0 0 4294967295" {
-		return false
-	}
+	// The capability first: without it (rootless, and root here) the
+	// uid_map is not read at all.
 	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return false
 	}
-	return data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0
+	if data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) == 0 {
+		return false
+	}
+	// The initial user namespace maps every id to itself. Read into a
+	// buffer on the stack: os.ReadFile's heap buffers would stay resident
+	// in an idle monitor (docs/memory.md).
+	var buf [128]byte
+	fd, err := unix.Open("/proc/self/uid_map", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	n, err := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return false
+	}
+	return isInitialUIDMap(buf[:n])
+}
+
+// isInitialUIDMap reports whether a uid_map is the initial namespace's
+// "0 0 4294967295" (columns padded with spaces, a trailing newline).
+func isInitialUIDMap(m []byte) bool {
+	want := [3]string{"0", "0", "4294967295"}
+	i := 0
+	for field := range bytes.FieldsSeq(m) {
+		if i == len(want) || string(field) != want[i] {
+			return false
+		}
+		i++
+	}
+	return i == len(want)
 }

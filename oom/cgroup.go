@@ -9,6 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/pagebuf"
 )
 
 // Cgroup is where a container's memory accounting lives.
@@ -28,8 +33,20 @@ type Cgroup struct {
 // monitor reads it once; read whole and split, its garbage stayed in the
 // idle monitor's heap (no GC runs that early).
 func Locate(pid int) (Cgroup, error) {
+	var cg Cgroup
+	var err error
+	pagebuf.Scratch(procCgroupMax+mountinfoBuf, func(b []byte) {
+		cg, err = locate(pid, b[:procCgroupMax], b[procCgroupMax:])
+	})
+	return cg, err
+}
+
+// locate is Locate with its buffers: procBuf for /proc/<pid>/cgroup and
+// mountBuf for the mount table. Both are scratch: what it returns is
+// copied out of them (filepath.Join and unescape build new strings).
+func locate(pid int, procBuf, mountBuf []byte) (Cgroup, error) {
 	procPath := "/proc/" + strconv.Itoa(pid) + "/cgroup"
-	pc, err := os.ReadFile(procPath)
+	pc, err := readSmall(procPath, procBuf)
 	if err != nil {
 		return Cgroup{}, fmt.Errorf("read %s: %w", procPath, err)
 	}
@@ -38,12 +55,41 @@ func Locate(pid int) (Cgroup, error) {
 		return Cgroup{}, fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
 	defer mi.Close()
-	cg, err := parseLocation(string(pc), bufio.NewReaderSize(mi, mountinfoBuf))
+	cg, err := parseLocation(unsafe.String(unsafe.SliceData(pc), len(pc)), newLineReader(mi, mountBuf))
 	if errors.Is(err, errMountinfo) {
 		return Cgroup{}, fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
 	return cg, err
 }
+
+// readSmall reads a whole small file into buf; a file that does not fit
+// is read with os.ReadFile instead.
+func readSmall(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			return buf[:n], nil
+		}
+		n += m
+	}
+	return os.ReadFile(path)
+}
+
+// procCgroupMax is the most of /proc/<pid>/cgroup read into scratch: a
+// line per v1 hierarchy, about 1.5 KiB with Kubernetes' paths.
+const procCgroupMax = 8 << 10
 
 // mountinfoBuf holds one read of the mount table; a longer line (overlay
 // mounts with many layers) is put together in a slice of its own.
@@ -52,7 +98,7 @@ const mountinfoBuf = 4 << 10
 var errMountinfo = errors.New("mount table")
 
 // parseLocation combines /proc/<pid>/cgroup with the mount table.
-func parseLocation(procCgroup string, mountinfo *bufio.Reader) (Cgroup, error) {
+func parseLocation(procCgroup string, mountinfo *lineReader) (Cgroup, error) {
 	var v1Path, v2Path string
 	v2Seen := false
 	for rest := procCgroup; rest != ""; {
@@ -118,10 +164,10 @@ func (m mount) join(path string) string {
 // accepts, reading it line by line:
 // "36 35 98:0 /root /point opts [optional...] - fstype source superopts".
 // Only the mount found is copied out of the buffer.
-func findMount(r *bufio.Reader, want func(fstype, superOpts []byte) bool) (mount, bool, error) {
+func findMount(r *lineReader, want func(fstype, superOpts []byte) bool) (mount, bool, error) {
 	var long []byte // a line longer than r's buffer, put together
 	for {
-		line, err := r.ReadSlice('\n')
+		line, err := r.ReadSlice()
 		if err == bufio.ErrBufferFull {
 			long = append(long, line...)
 			continue

@@ -1,7 +1,9 @@
 package oom
 
 import (
-	"bufio"
+	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -46,7 +48,7 @@ func TestParseLocation(t *testing.T) {
 	} {
 		// The smallest buffer bufio allows: every line here is longer.
 		for _, size := range []int{16, mountinfoBuf} {
-			got, err := parseLocation(tc.proc, bufio.NewReaderSize(strings.NewReader(tc.mounts), size))
+			got, err := parseLocation(tc.proc, newLineReader(strings.NewReader(tc.mounts), make([]byte, size)))
 			if (err != nil) != tc.wantErr || got != tc.want {
 				t.Errorf("%s (buffer %d): got %+v, %v; want %+v (error %v)", tc.name, size, got, err, tc.want, tc.wantErr)
 			}
@@ -64,5 +66,37 @@ func TestLocateSelf(t *testing.T) {
 	}
 	if _, err := Locate(-5); err == nil {
 		t.Fatal("Locate of a pid that cannot exist succeeded")
+	}
+}
+
+// TestLocateCopiesOutOfScratch: what locate returns must not point into
+// its buffers, which Locate unmaps afterwards.
+func TestLocateCopiesOutOfScratch(t *testing.T) {
+	proc, mounts := make([]byte, procCgroupMax), make([]byte, mountinfoBuf)
+	cg, err := locate(os.Getpid(), proc, mounts)
+	if err != nil {
+		t.Skipf("no memory cgroup visible here: %v", err)
+	}
+	want := Cgroup{V1: cg.V1, Dir: strings.Clone(cg.Dir), Root: strings.Clone(cg.Root)}
+	for i := range proc {
+		proc[i] = 'X'
+	}
+	for i := range mounts {
+		mounts[i] = 'X'
+	}
+	if cg != want {
+		t.Fatalf("result changed with its buffers: %+v, was %+v", cg, want)
+	}
+}
+
+// stuckReader returns nothing, forever, without an error.
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestLineReaderGivesUpOnNoProgress(t *testing.T) {
+	_, err := parseLocation("4:memory:/x\n", newLineReader(stuckReader{}, make([]byte, 64)))
+	if !errors.Is(err, io.ErrNoProgress) || !errors.Is(err, errMountinfo) {
+		t.Fatalf("got %v, want a mount table error wrapping io.ErrNoProgress", err)
 	}
 }

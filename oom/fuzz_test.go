@@ -1,7 +1,6 @@
 package oom
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -112,7 +111,7 @@ func FuzzParseLocation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, proc, mounts string) {
 		want, wantErr := referenceLocation(proc, mounts)
 		for _, size := range []int{16, mountinfoBuf} {
-			got, err := parseLocation(proc, bufio.NewReaderSize(strings.NewReader(mounts), size))
+			got, err := parseLocation(proc, newLineReader(strings.NewReader(mounts), make([]byte, size)))
 			if got != want || (err == nil) != (wantErr == nil) {
 				t.Fatalf("buffer %d: parseLocation(%q, %q) = %+v, %v; reference %+v, %v", size, proc, mounts, got, err, want, wantErr)
 			}

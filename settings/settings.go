@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -131,11 +132,13 @@ func readAnnotations(path string) (map[string]string, error) {
 	case st.Size == 0:
 		return nil, nil
 	}
-	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
+	// The pointer form: unix.Mmap keeps a heap map of its mappings.
+	p, err := unix.MmapPtr(fd, 0, nil, uintptr(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", path, err)
 	}
-	defer unix.Munmap(data)
+	defer unix.MunmapPtr(p, uintptr(st.Size))
+	data := unsafe.Slice((*byte)(p), int(st.Size))
 	if !bytes.Contains(data, []byte(Domain)) {
 		return nil, nil
 	}

@@ -120,24 +120,39 @@ func newDiag(cfg *cli.Config) *diag.Logger {
 
 // inheritedFds lists the fds above stdio the engine gave us: those open
 // without FD_CLOEXEC when we start (the Go runtime's own are all CLOEXEC).
+//
+// The listing is read into a buffer on the stack, not with os.ReadDir,
+// whose 8 KiB directory buffer and per-entry allocations would stay in the
+// daemon's heap for its whole life (docs/memory.md).
 func inheritedFds() []int {
-	ents, err := os.ReadDir("/proc/self/fd")
+	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
+	defer unix.Close(dir)
 	var fds []int
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd < 3 {
-			continue
+	var buf [512]byte
+	for {
+		n, err := unix.Getdents(dir, buf[:])
+		if err != nil || n <= 0 {
+			return fds
 		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err != nil || flags&unix.FD_CLOEXEC != 0 {
-			continue
+		for rec := buf[:n]; len(rec) > 0; {
+			fd, next, ok := cabi.DirentFd(rec)
+			if !ok {
+				return fds
+			}
+			rec = next
+			if fd < 3 {
+				continue
+			}
+			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+			if err != nil || flags&unix.FD_CLOEXEC != 0 {
+				continue
+			}
+			fds = append(fds, fd)
 		}
-		fds = append(fds, fd)
 	}
-	return fds
 }
 
 // readStartPipe blocks until the engine says go (§5.3): it first moves this

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap/zapcore"
 
@@ -32,8 +33,14 @@ type Options struct {
 // --syslog the local syslog socket, the only place a detached daemon's
 // messages can still be seen. A nil *Logger logs nothing.
 type Logger struct {
+	lvl zapcore.Level
+	o   Options
+	w   io.Writer // the stderr sink
+	// core is built at the first message that passes lvl: most monitors
+	// never log, and zapcore's encoder and buffer pool would otherwise sit
+	// in every idle monitor's heap (docs/memory.md).
+	once sync.Once
 	core zapcore.Core
-	w    io.Writer // the stderr sink
 }
 
 // syslogPathEnv lets the integration tests point --syslog at a socket of
@@ -53,8 +60,11 @@ func conmonLevel(l zapcore.Level) cabi.Level {
 // unknown name means the default, warning.
 func New(o Options) *Logger {
 	level, _ := cabi.ParseLevel(o.LogLevel)
-	lvl := zapLevel(level)
-	d := &Logger{w: os.Stderr}
+	return &Logger{lvl: zapLevel(level), o: o, w: os.Stderr}
+}
+
+// build makes the core (once, at the first message that is written).
+func (d *Logger) build() {
 	enc := zapcore.NewConsoleEncoder(zapcore.EncoderConfig{
 		MessageKey:       "msg",
 		LevelKey:         "level",
@@ -62,19 +72,18 @@ func New(o Options) *Logger {
 		ConsoleSeparator: " ",
 		LineEnding:       "\n",
 	})
-	d.core = zapcore.NewCore(enc, zapcore.AddSync(stderrSink{d}), lvl)
-	if o.Syslog {
+	d.core = zapcore.NewCore(enc, zapcore.AddSync(stderrSink{d}), d.lvl)
+	if d.o.Syslog {
 		path := syslog.DefaultPath
 		if p := os.Getenv(syslogPathEnv); p != "" {
 			path = p
 		}
 		d.core = zapcore.NewTee(d.core, &syslogCore{
-			LevelEnabler: lvl,
+			LevelEnabler: d.lvl,
 			w:            syslog.New(path, filepath.Base(os.Args[0])),
-			id:           syslogID(o),
+			id:           syslogID(d.o),
 		})
 	}
-	return d
 }
 
 // SetStderr replaces the stderr sink, at once for every later message. The
@@ -94,9 +103,10 @@ func (s stderrSink) Write(p []byte) (int, error) { return s.d.w.Write(p) }
 
 func (d *Logger) logf(l cabi.Level, format string, args []any) {
 	lvl := zapLevel(l)
-	if d == nil || !d.core.Enabled(lvl) {
+	if d == nil || !d.lvl.Enabled(lvl) {
 		return
 	}
+	d.once.Do(d.build)
 	ent := zapcore.Entry{Level: lvl, Message: fmt.Sprintf(format, args...)}
 	if ce := d.core.Check(ent, nil); ce != nil {
 		ce.Write()
@@ -111,10 +121,10 @@ func (d *Logger) Tracef(format string, args ...any) { d.logf(cabi.LevelTrace, fo
 
 // DebugEnabled reports whether Debugf writes anything, so that callers on
 // hot paths can skip formatting their arguments.
-func (d *Logger) DebugEnabled() bool { return d != nil && d.core.Enabled(zapLevel(cabi.LevelDebug)) }
+func (d *Logger) DebugEnabled() bool { return d != nil && d.lvl.Enabled(zapLevel(cabi.LevelDebug)) }
 
 // InfoEnabled is DebugEnabled for Infof.
-func (d *Logger) InfoEnabled() bool { return d != nil && d.core.Enabled(zapLevel(cabi.LevelInfo)) }
+func (d *Logger) InfoEnabled() bool { return d != nil && d.lvl.Enabled(zapLevel(cabi.LevelInfo)) }
 
 // syslogID is what conmon puts after "conmon ": the first 20 characters of
 // the container ID, or of "ID: TAG" with --log-tag.

@@ -126,3 +126,21 @@ func fakeSyslog(t *testing.T) *net.UnixConn {
 	t.Setenv(syslogPathEnv, path)
 	return l
 }
+
+// TestDiagCoreBuiltAtFirstMessage: a logger whose level filters everything
+// logged so far has built nothing (the encoder would sit in an idle
+// monitor's heap); the first message that passes builds it and is written.
+func TestDiagCoreBuiltAtFirstMessage(t *testing.T) {
+	var buf bytes.Buffer
+	d := New(Options{LogLevel: "error"})
+	d.SetStderr(&buf)
+	d.Warnf("filtered %d", 1)
+	d.Debugf("filtered %d", 2)
+	if d.core != nil || buf.Len() != 0 {
+		t.Fatalf("core built (%v) or output %q before any message passed the level", d.core != nil, buf.String())
+	}
+	d.Errorf("shown %d", 3)
+	if d.core == nil || !strings.Contains(buf.String(), "shown 3") {
+		t.Fatalf("after Errorf: core built %v, output %q", d.core != nil, buf.String())
+	}
+}

@@ -10,6 +10,8 @@
 package pagebuf
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +32,7 @@ func New(size int) *Buf { return &Buf{size: size} }
 // buffer comes from the heap instead (and Release keeps it).
 func (b *Buf) Bytes() []byte {
 	if b.b == nil {
-		m, err := unix.Mmap(-1, 0, b.size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		m, err := mapAnon(b.size)
 		if err != nil {
 			m = make([]byte, b.size)
 		} else {
@@ -55,3 +57,30 @@ func (b *Buf) Release() {
 
 // Resident reports whether Bytes was called since the last Release (tests).
 func (b *Buf) Resident() bool { return b.used }
+
+// mapAnon maps size bytes of private anonymous memory. It uses the pointer
+// form of mmap: unix.Mmap records every mapping in a map on the heap, which
+// costs a start-up allocation per buffer (docs/memory.md).
+func mapAnon(size int) ([]byte, error) {
+	p, err := unix.MmapPtr(-1, 0, nil, uintptr(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, err
+	}
+	return unsafe.Slice((*byte)(p), size), nil
+}
+
+// Scratch lends fn a zeroed buffer of size bytes that lives only for the
+// call, in a mapping of its own that is unmapped afterwards. Start-up reads
+// (a directory listing, a /proc file) use it: a heap buffer of a size the
+// monitor uses nowhere else would keep a page of its own resident for the
+// monitor's whole life. fn must not keep the slice. Should the mapping
+// fail, the buffer comes from the heap.
+func Scratch(size int, fn func(b []byte)) {
+	b, err := mapAnon(size)
+	if err != nil {
+		fn(make([]byte, size))
+		return
+	}
+	defer unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(b)), uintptr(size))
+	fn(b)
+}

@@ -70,3 +70,27 @@ func TestReleaseBeforeUseIsNoop(t *testing.T) {
 		t.Fatalf("Bytes: len %d, Resident %v", len(p), b.Resident())
 	}
 }
+
+// TestScratchIsUnmapped: the buffer Scratch lends is zeroed, writable, and
+// unmapped once fn returns (mincore on its range then fails with ENOMEM).
+func TestScratchIsUnmapped(t *testing.T) {
+	const size = 3 << 12
+	var addr uintptr
+	Scratch(size, func(b []byte) {
+		if len(b) != size {
+			t.Fatalf("len %d, want %d", len(b), size)
+		}
+		for i, c := range b {
+			if c != 0 {
+				t.Fatalf("byte %d is %d", i, c)
+			}
+		}
+		b[0], b[size-1] = 1, 1
+		addr = uintptr(unsafe.Pointer(&b[0]))
+	})
+	vec := make([]byte, 3)
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, addr, size, uintptr(unsafe.Pointer(&vec[0])))
+	if e != unix.ENOMEM {
+		t.Fatalf("mincore after Scratch: %v, want ENOMEM (unmapped)", e)
+	}
+}
