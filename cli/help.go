@@ -44,7 +44,7 @@ func WriteHelp(w io.Writer) {
 // and --help-all, because §2 and §15 ask for every option name and an
 // extra line harms no caller.
 func helpText() string {
-	opts := optionTable(new(Config))
+	opts := optionTable()
 	width := helpColumn(opts)
 	var b strings.Builder
 	b.WriteString("Usage:\n  conmon [OPTION\u2026] - conmon utility\n\n")

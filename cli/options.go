@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
 
 	"github.com/shim-project/shim/internal/cabi"
 )
@@ -35,71 +36,83 @@ type option struct {
 	desc   string // HEAD conmon's --help text
 	hidden bool   // G_OPTION_FLAG_HIDDEN in conmon (deprecated aliases)
 
-	flag *bool
-	str  *string
-	set  *bool
-	list *[]string
-	i32  *int32
-	i64  *int64
+	// Targets, as fields of Config (see at); 0 means none.
+	flag, str, set, list, i32, i64 at
+}
+
+// at names a field of Config by its offset plus one, 0 meaning none. The
+// table below is then a constant the linker lays out in the binary rather
+// than a 4.8 KiB slice built at every start, which would keep pages of a
+// heap size class of its own resident in every idle monitor (docs/memory.md).
+type at uintptr
+
+// c0 only gives unsafe.Offsetof a Config to name fields of.
+var c0 Config
+
+// field returns the field of c that a names, as a *T; a must be a field of
+// type T (the table's kinds say which).
+func field[T any](c *Config, a at) *T {
+	return (*T)(unsafe.Add(unsafe.Pointer(c), uintptr(a)-1))
 }
 
 // optionTable lists every option conmon HEAD accepts plus 2.1.6's seccomp
 // options, in HEAD's declaration order (which is also --help's order), bound
-// to the fields of c. Aliases share storage by pointing at the same field.
-func optionTable(c *Config) []option {
-	return []option{
-		{long: "api-version", kind: argFlag, flag: &c.APIVersion, desc: "Conmon API version to use"},
-		{long: "bundle", short: 'b', kind: argString, str: &c.Bundle, set: &c.BundleSet, desc: "Location of the OCI Bundle path"},
-		{long: "cid", short: 'c', kind: argString, str: &c.Cid, set: &c.CidSet, desc: "Identification of Container"},
-		{long: "conmon-pidfile", short: 'P', kind: argString, str: &c.ConmonPidfile, desc: "PID file for the conmon process"},
-		{long: "container-pidfile", short: 'p', kind: argString, str: &c.ContainerPidfile, set: &c.ContainerPidfileSet, desc: "PID file for the initial pid inside of container"},
-		{long: "cuuid", short: 'u', kind: argString, str: &c.Cuuid, set: &c.CuuidSet, desc: "Container UUID"},
-		{long: "exec", short: 'e', kind: argFlag, flag: &c.Exec, desc: "Exec a command into a running container"},
-		{long: "exec-attach", kind: argFlag, flag: &c.ExecAttach, desc: "Attach to an exec session"},
-		{long: "exec-process-spec", kind: argString, str: &c.ExecProcessSpec, set: &c.ExecSpecSet, desc: "Path to the process spec for execution"},
-		{long: "exit-command", kind: argString, str: &c.ExitCommand, desc: "Path to the program to execute when the container terminates its execution"},
-		{long: "exit-command-arg", kind: argStrings, list: &c.ExitCommandArgs, desc: "Additional arg to pass to the exit command.  Can be specified multiple times"},
-		{long: "exit-delay", kind: argInt32, i32: &c.ExitDelay, desc: "Delay before invoking the exit command (in seconds)"},
-		{long: "exit-dir", kind: argString, str: &c.ExitDir, desc: "Path to the directory where exit files are written"},
-		{long: "leave-stdin-open", kind: argFlag, flag: &c.LeaveStdinOpen, desc: "Leave stdin open when attached client disconnects"},
-		{long: "log-level", kind: argString, str: &c.LogLevel, set: &c.LogLevelSet, desc: "Print debug logs based on log level"},
-		{long: "log-path", short: 'l', kind: argStrings, list: &c.LogPaths, desc: "Log file path"},
-		{long: "log-size-max", kind: argInt64, i64: &c.LogSizeMax, desc: "Maximum size of log file"},
-		{long: "log-global-size-max", kind: argInt64, i64: &c.LogGlobalSizeMax, desc: "Maximum size of all log files"},
-		{long: "log-tag", kind: argString, str: &c.LogTag, set: &c.LogTagSet, desc: "Additional tag to use for logging"},
-		{long: "log-label", kind: argStrings, list: &c.LogLabels, desc: "Additional label to include in logs. Can be specified multiple times"},
-		{long: "no-container-partial-message", kind: argFlag, flag: &c.NoContainerPartial, desc: "Do not set CONTAINER_PARTIAL_MESSAGE=true on partial lines sent to journald"},
-		{long: "log-rotate", kind: argFlag, flag: &c.LogRotate, desc: "Rotate the log file instead of truncating it when --log-size-max is reached"},
-		{long: "log-max-files", kind: argInt32, i32: &c.LogMaxFiles, desc: "Number of rotated log files to keep (default: 1)"},
-		{long: "log-allowlist-dir", kind: argStrings, list: &c.LogAllowlistDirs, desc: "Allowed log directory. Can be specified multiple times"},
-		{long: "name", short: 'n', kind: argString, str: &c.Name, set: &c.NameSet, desc: "Container name"},
-		{long: "no-new-keyring", kind: argFlag, flag: &c.NoNewKeyring, desc: "Do not create a new session keyring for the container"},
-		{long: "no-pivot", kind: argFlag, flag: &c.NoPivot, desc: "Do not use pivot_root"},
-		{long: "no-sync-log", kind: argFlag, flag: &c.NoSyncLog, desc: "Do not manually call sync on logs after container shutdown"},
-		{long: "persist-dir", short: '0', kind: argString, str: &c.PersistDir, desc: "Persistent directory for a container that can be used for storing container data"},
-		{long: "pidfile", kind: argString, str: &c.ContainerPidfile, set: &c.ContainerPidfileSet, hidden: true, desc: "PID file (DEPRECATED)"},
-		{long: "replace-listen-pid", kind: argFlag, flag: &c.ReplaceListenPid, desc: "Replace listen pid if set for oci-runtime pid"},
-		{long: "restore", kind: argString, str: &c.Restore, set: &c.RestoreSet, desc: "Restore a container from a checkpoint"},
-		{long: "restore-arg", kind: argStrings, list: &c.RuntimeOpts, hidden: true, desc: "Additional arg to pass to the restore command. Can be specified multiple times. (DEPRECATED)"},
-		{long: "runtime", short: 'r', kind: argString, str: &c.Runtime, set: &c.RuntimeSet, desc: "Path to store runtime data for the container"},
-		{long: "runtime-arg", kind: argStrings, list: &c.RuntimeArgs, desc: "Additional arg to pass to the runtime. Can be specified multiple times"},
-		{long: "runtime-opt", kind: argStrings, list: &c.RuntimeOpts, desc: "Additional opts to pass to the restore or exec command. Can be specified multiple times"},
-		{long: "sdnotify-socket", kind: argString, str: &c.SdnotifySocket, desc: "Path to the host's sd-notify socket to relay messages to"},
-		{long: "socket-dir-path", kind: argString, str: &c.SocketDirPath, desc: "Location of container attach sockets"},
-		{long: "stdin", short: 'i', kind: argFlag, flag: &c.Stdin, desc: "Open up a pipe to pass stdin to the container"},
-		{long: "sync", kind: argFlag, flag: &c.Sync, desc: "Keep the main conmon process as its child by only forking once"},
-		{long: "syslog", kind: argFlag, flag: &c.Syslog, desc: "Log to syslog (use with cgroupfs cgroup manager)"},
-		{long: "systemd-cgroup", short: 's', kind: argFlag, flag: &c.SystemdCgroup, desc: "Enable systemd cgroup manager, rather then use the cgroupfs directly"},
-		{long: "terminal", short: 't', kind: argFlag, flag: &c.Terminal, desc: "Allocate a pseudo-TTY. The default is false"},
-		{long: "timeout", short: 'T', kind: argInt32, i32: &c.Timeout, desc: "Kill container after specified timeout in seconds."},
-		{long: "version", kind: argFlag, flag: &c.Version, desc: "Print the version and exit"},
-		{long: "full-attach", kind: argFlag, flag: &c.FullAttach, desc: "Don't truncate the path to the attach socket. This option causes conmon to ignore --socket-dir-path"},
-		// 2.1.6 only (removed upstream); accepted so old engine configs keep
-		// working, and otherwise ignored.
-		{long: "seccomp-notify-socket", kind: argString, str: &c.SeccompNotifySocket, desc: "Path to the socket where the seccomp notification fd is received"},
-		{long: "seccomp-notify-plugins", kind: argString, str: &c.SeccompNotifyPlugins, desc: "Plugins to use for managing the seccomp notifications"},
-	}
+// to the fields of Config. Aliases share storage by pointing at the same field.
+var options = [...]option{
+	{long: "api-version", kind: argFlag, flag: at(unsafe.Offsetof(c0.APIVersion) + 1), desc: "Conmon API version to use"},
+	{long: "bundle", short: 'b', kind: argString, str: at(unsafe.Offsetof(c0.Bundle) + 1), set: at(unsafe.Offsetof(c0.BundleSet) + 1), desc: "Location of the OCI Bundle path"},
+	{long: "cid", short: 'c', kind: argString, str: at(unsafe.Offsetof(c0.Cid) + 1), set: at(unsafe.Offsetof(c0.CidSet) + 1), desc: "Identification of Container"},
+	{long: "conmon-pidfile", short: 'P', kind: argString, str: at(unsafe.Offsetof(c0.ConmonPidfile) + 1), desc: "PID file for the conmon process"},
+	{long: "container-pidfile", short: 'p', kind: argString, str: at(unsafe.Offsetof(c0.ContainerPidfile) + 1), set: at(unsafe.Offsetof(c0.ContainerPidfileSet) + 1), desc: "PID file for the initial pid inside of container"},
+	{long: "cuuid", short: 'u', kind: argString, str: at(unsafe.Offsetof(c0.Cuuid) + 1), set: at(unsafe.Offsetof(c0.CuuidSet) + 1), desc: "Container UUID"},
+	{long: "exec", short: 'e', kind: argFlag, flag: at(unsafe.Offsetof(c0.Exec) + 1), desc: "Exec a command into a running container"},
+	{long: "exec-attach", kind: argFlag, flag: at(unsafe.Offsetof(c0.ExecAttach) + 1), desc: "Attach to an exec session"},
+	{long: "exec-process-spec", kind: argString, str: at(unsafe.Offsetof(c0.ExecProcessSpec) + 1), set: at(unsafe.Offsetof(c0.ExecSpecSet) + 1), desc: "Path to the process spec for execution"},
+	{long: "exit-command", kind: argString, str: at(unsafe.Offsetof(c0.ExitCommand) + 1), desc: "Path to the program to execute when the container terminates its execution"},
+	{long: "exit-command-arg", kind: argStrings, list: at(unsafe.Offsetof(c0.ExitCommandArgs) + 1), desc: "Additional arg to pass to the exit command.  Can be specified multiple times"},
+	{long: "exit-delay", kind: argInt32, i32: at(unsafe.Offsetof(c0.ExitDelay) + 1), desc: "Delay before invoking the exit command (in seconds)"},
+	{long: "exit-dir", kind: argString, str: at(unsafe.Offsetof(c0.ExitDir) + 1), desc: "Path to the directory where exit files are written"},
+	{long: "leave-stdin-open", kind: argFlag, flag: at(unsafe.Offsetof(c0.LeaveStdinOpen) + 1), desc: "Leave stdin open when attached client disconnects"},
+	{long: "log-level", kind: argString, str: at(unsafe.Offsetof(c0.LogLevel) + 1), set: at(unsafe.Offsetof(c0.LogLevelSet) + 1), desc: "Print debug logs based on log level"},
+	{long: "log-path", short: 'l', kind: argStrings, list: at(unsafe.Offsetof(c0.LogPaths) + 1), desc: "Log file path"},
+	{long: "log-size-max", kind: argInt64, i64: at(unsafe.Offsetof(c0.LogSizeMax) + 1), desc: "Maximum size of log file"},
+	{long: "log-global-size-max", kind: argInt64, i64: at(unsafe.Offsetof(c0.LogGlobalSizeMax) + 1), desc: "Maximum size of all log files"},
+	{long: "log-tag", kind: argString, str: at(unsafe.Offsetof(c0.LogTag) + 1), set: at(unsafe.Offsetof(c0.LogTagSet) + 1), desc: "Additional tag to use for logging"},
+	{long: "log-label", kind: argStrings, list: at(unsafe.Offsetof(c0.LogLabels) + 1), desc: "Additional label to include in logs. Can be specified multiple times"},
+	{long: "no-container-partial-message", kind: argFlag, flag: at(unsafe.Offsetof(c0.NoContainerPartial) + 1), desc: "Do not set CONTAINER_PARTIAL_MESSAGE=true on partial lines sent to journald"},
+	{long: "log-rotate", kind: argFlag, flag: at(unsafe.Offsetof(c0.LogRotate) + 1), desc: "Rotate the log file instead of truncating it when --log-size-max is reached"},
+	{long: "log-max-files", kind: argInt32, i32: at(unsafe.Offsetof(c0.LogMaxFiles) + 1), desc: "Number of rotated log files to keep (default: 1)"},
+	{long: "log-allowlist-dir", kind: argStrings, list: at(unsafe.Offsetof(c0.LogAllowlistDirs) + 1), desc: "Allowed log directory. Can be specified multiple times"},
+	{long: "name", short: 'n', kind: argString, str: at(unsafe.Offsetof(c0.Name) + 1), set: at(unsafe.Offsetof(c0.NameSet) + 1), desc: "Container name"},
+	{long: "no-new-keyring", kind: argFlag, flag: at(unsafe.Offsetof(c0.NoNewKeyring) + 1), desc: "Do not create a new session keyring for the container"},
+	{long: "no-pivot", kind: argFlag, flag: at(unsafe.Offsetof(c0.NoPivot) + 1), desc: "Do not use pivot_root"},
+	{long: "no-sync-log", kind: argFlag, flag: at(unsafe.Offsetof(c0.NoSyncLog) + 1), desc: "Do not manually call sync on logs after container shutdown"},
+	{long: "persist-dir", short: '0', kind: argString, str: at(unsafe.Offsetof(c0.PersistDir) + 1), desc: "Persistent directory for a container that can be used for storing container data"},
+	{long: "pidfile", kind: argString, str: at(unsafe.Offsetof(c0.ContainerPidfile) + 1), set: at(unsafe.Offsetof(c0.ContainerPidfileSet) + 1), hidden: true, desc: "PID file (DEPRECATED)"},
+	{long: "replace-listen-pid", kind: argFlag, flag: at(unsafe.Offsetof(c0.ReplaceListenPid) + 1), desc: "Replace listen pid if set for oci-runtime pid"},
+	{long: "restore", kind: argString, str: at(unsafe.Offsetof(c0.Restore) + 1), set: at(unsafe.Offsetof(c0.RestoreSet) + 1), desc: "Restore a container from a checkpoint"},
+	{long: "restore-arg", kind: argStrings, list: at(unsafe.Offsetof(c0.RuntimeOpts) + 1), hidden: true, desc: "Additional arg to pass to the restore command. Can be specified multiple times. (DEPRECATED)"},
+	{long: "runtime", short: 'r', kind: argString, str: at(unsafe.Offsetof(c0.Runtime) + 1), set: at(unsafe.Offsetof(c0.RuntimeSet) + 1), desc: "Path to store runtime data for the container"},
+	{long: "runtime-arg", kind: argStrings, list: at(unsafe.Offsetof(c0.RuntimeArgs) + 1), desc: "Additional arg to pass to the runtime. Can be specified multiple times"},
+	{long: "runtime-opt", kind: argStrings, list: at(unsafe.Offsetof(c0.RuntimeOpts) + 1), desc: "Additional opts to pass to the restore or exec command. Can be specified multiple times"},
+	{long: "sdnotify-socket", kind: argString, str: at(unsafe.Offsetof(c0.SdnotifySocket) + 1), desc: "Path to the host's sd-notify socket to relay messages to"},
+	{long: "socket-dir-path", kind: argString, str: at(unsafe.Offsetof(c0.SocketDirPath) + 1), desc: "Location of container attach sockets"},
+	{long: "stdin", short: 'i', kind: argFlag, flag: at(unsafe.Offsetof(c0.Stdin) + 1), desc: "Open up a pipe to pass stdin to the container"},
+	{long: "sync", kind: argFlag, flag: at(unsafe.Offsetof(c0.Sync) + 1), desc: "Keep the main conmon process as its child by only forking once"},
+	{long: "syslog", kind: argFlag, flag: at(unsafe.Offsetof(c0.Syslog) + 1), desc: "Log to syslog (use with cgroupfs cgroup manager)"},
+	{long: "systemd-cgroup", short: 's', kind: argFlag, flag: at(unsafe.Offsetof(c0.SystemdCgroup) + 1), desc: "Enable systemd cgroup manager, rather then use the cgroupfs directly"},
+	{long: "terminal", short: 't', kind: argFlag, flag: at(unsafe.Offsetof(c0.Terminal) + 1), desc: "Allocate a pseudo-TTY. The default is false"},
+	{long: "timeout", short: 'T', kind: argInt32, i32: at(unsafe.Offsetof(c0.Timeout) + 1), desc: "Kill container after specified timeout in seconds."},
+	{long: "version", kind: argFlag, flag: at(unsafe.Offsetof(c0.Version) + 1), desc: "Print the version and exit"},
+	{long: "full-attach", kind: argFlag, flag: at(unsafe.Offsetof(c0.FullAttach) + 1), desc: "Don't truncate the path to the attach socket. This option causes conmon to ignore --socket-dir-path"},
+	// 2.1.6 only (removed upstream); accepted so old engine configs keep
+	// working, and otherwise ignored.
+	{long: "seccomp-notify-socket", kind: argString, str: at(unsafe.Offsetof(c0.SeccompNotifySocket) + 1), desc: "Path to the socket where the seccomp notification fd is received"},
+	{long: "seccomp-notify-plugins", kind: argString, str: at(unsafe.Offsetof(c0.SeccompNotifyPlugins) + 1), desc: "Plugins to use for managing the seccomp notifications"},
 }
+
+// optionTable is the table of every option.
+func optionTable() []option { return options[:] }
 
 // newConfig returns a Config holding conmon's defaults (§1.2). Defaults that
 // depend on the working directory are filled in by ValidateEarly.
@@ -142,7 +155,7 @@ type parser struct {
 // errors in earlier words are still reported.
 func Parse(args []string) (*Config, error) {
 	cfg := newConfig()
-	p := &parser{cfg: cfg, opts: optionTable(cfg), args: args}
+	p := &parser{cfg: cfg, opts: optionTable(), args: args}
 	for i := 0; i < len(args); i++ {
 		w := args[i]
 		if len(w) < 2 || w[0] != '-' {
@@ -182,7 +195,7 @@ func (p *parser) long(i int) (int, error) {
 	}
 	optName := "--" + o.long
 	if o.kind == argFlag {
-		*o.flag = true // GLib ignores the value of "--flag=VALUE"
+		*field[bool](p.cfg, o.flag) = true // GLib ignores the value of "--flag=VALUE"
 		return i, nil
 	}
 	if !hasValue {
@@ -192,7 +205,7 @@ func (p *parser) long(i int) (int, error) {
 		i++
 		value = p.args[i]
 	}
-	return i, o.apply(value, optName)
+	return i, o.apply(p.cfg, value, optName)
 }
 
 // shortCluster handles "-x" and clusters such as "-it" or "-itc ID". A
@@ -213,7 +226,7 @@ func (p *parser) shortCluster(i int) (int, error) {
 		}
 		optName := "-" + string(c)
 		if o.kind == argFlag {
-			*o.flag = true
+			*field[bool](p.cfg, o.flag) = true
 			continue
 		}
 		if next > i {
@@ -223,7 +236,7 @@ func (p *parser) shortCluster(i int) (int, error) {
 			return i, optErrorf("Missing argument for %s", optName)
 		}
 		next = i + 1
-		if err := o.apply(p.args[next], optName); err != nil {
+		if err := o.apply(p.cfg, p.args[next], optName); err != nil {
 			return i, err
 		}
 	}
@@ -250,27 +263,28 @@ func (p *parser) byShort(c byte) *option {
 
 // apply stores value into the option's field. optName is the option as
 // typed ("-T" or "--timeout"), which GLib uses in integer errors.
-func (o *option) apply(value, optName string) error {
+func (o *option) apply(c *Config, value, optName string) error {
 	switch o.kind {
 	case argString:
-		*o.str = value
-		if o.set != nil {
-			*o.set = true
+		*field[string](c, o.str) = value
+		if o.set != 0 {
+			*field[bool](c, o.set) = true
 		}
 	case argStrings:
-		*o.list = append(*o.list, value)
+		list := field[[]string](c, o.list)
+		*list = append(*list, value)
 	case argInt32:
 		n, err := parseCInt(value, optName, 32)
 		if err != nil {
 			return err
 		}
-		*o.i32 = int32(n)
+		*field[int32](c, o.i32) = int32(n)
 	case argInt64:
 		n, err := parseCInt(value, optName, 64)
 		if err != nil {
 			return err
 		}
-		*o.i64 = n
+		*field[int64](c, o.i64) = n
 	}
 	return nil
 }

@@ -199,7 +199,7 @@ func TestParseErrorText(t *testing.T) {
 // TestEveryOptionReachable feeds each table entry by its long name (and
 // short name) and checks its own field, and only that field, changed.
 func TestEveryOptionReachable(t *testing.T) {
-	for _, o := range optionTable(new(Config)) {
+	for _, o := range optionTable() {
 		forms := [][]string{{"--" + o.long, "7"}, {"--" + o.long + "=7"}}
 		if o.short != 0 {
 			forms = append(forms, []string{"-" + string(o.short), "7"})
@@ -223,7 +223,7 @@ func TestEveryOptionReachable(t *testing.T) {
 func TestHelpListsEveryOption(t *testing.T) {
 	help := helpText()
 	want := []string{"--log-global-size-max", "--exec", "journald", "-h, --help", "--help-all", "-0, --persist-dir"}
-	for _, o := range optionTable(new(Config)) {
+	for _, o := range optionTable() {
 		want = append(want, "--"+o.long+" ")
 	}
 	for _, w := range want {
@@ -251,7 +251,7 @@ func TestHelpLayout(t *testing.T) {
 			t.Errorf("description not at column %d: %q", column, line)
 		}
 	}
-	if want := len(optionTable(new(Config))) + 2; n != want {
+	if want := len(optionTable()) + 2; n != want {
 		t.Errorf("%d option lines, want %d", n, want)
 	}
 	if !strings.Contains(helpText(), "\n  --no-container-partial-message     Do not") {
@@ -380,4 +380,61 @@ func helpEntries(help string) map[string]string {
 		m[label] = strings.TrimSpace(desc)
 	}
 	return m
+}
+
+// TestOptionTargetsAreFieldsOfTheirKind: every offset in the table names a
+// field of Config whose type is the one its kind stores, so that field's
+// unchecked conversions are sound.
+func TestOptionTargetsAreFieldsOfTheirKind(t *testing.T) {
+	ct := reflect.TypeFor[Config]()
+	typeAt := func(a at) reflect.Type {
+		for i := range ct.NumField() {
+			if f := ct.Field(i); f.Offset == uintptr(a)-1 {
+				return f.Type
+			}
+		}
+		return nil
+	}
+	want := map[argKind]struct {
+		a func(option) at
+		t reflect.Type
+	}{
+		argFlag:    {func(o option) at { return o.flag }, reflect.TypeFor[bool]()},
+		argString:  {func(o option) at { return o.str }, reflect.TypeFor[string]()},
+		argStrings: {func(o option) at { return o.list }, reflect.TypeFor[[]string]()},
+		argInt32:   {func(o option) at { return o.i32 }, reflect.TypeFor[int32]()},
+		argInt64:   {func(o option) at { return o.i64 }, reflect.TypeFor[int64]()},
+	}
+	for _, o := range optionTable() {
+		w := want[o.kind]
+		if got := typeAt(w.a(o)); got != w.t {
+			t.Errorf("--%s: target is %v, want a %v field", o.long, got, w.t)
+		}
+		if o.set != 0 && typeAt(o.set) != reflect.TypeFor[bool]() {
+			t.Errorf("--%s: set is not a bool field", o.long)
+		}
+		targets := 0
+		for _, a := range []at{o.flag, o.str, o.list, o.i32, o.i64} {
+			if a != 0 {
+				targets++
+			}
+		}
+		if targets != 1 {
+			t.Errorf("--%s: %d targets, want 1", o.long, targets)
+		}
+	}
+}
+
+// TestParseBuildsNoTable: parsing allocates the Config and what the words
+// need, not a table of every option (which would stay in an idle monitor's
+// heap).
+func TestParseBuildsNoTable(t *testing.T) {
+	allocs := testing.AllocsPerRun(10, func() {
+		if _, err := Parse([]string{"--api-version"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Fatalf("Parse of one flag: %v allocations, want at most 2", allocs)
+	}
 }

@@ -63,7 +63,7 @@ func FuzzParse(f *testing.F) {
 // attached. It walks the words as Parse does, so values that look like
 // options and words after "--" are left alone.
 func splitEquals(args []string) []string {
-	opts := optionTable(newConfig())
+	opts := optionTable()
 	takesValue := func(match func(*option) bool) (bool, bool) {
 		for k := range opts {
 			if match(&opts[k]) {

@@ -52,6 +52,15 @@ func writeMemDebug(path string) error {
 	fmt.Fprintf(f, "StackInuse %d StackSys %d MSpanInuse %d MCacheInuse %d GCSys %d OtherSys %d BuckHashSys %d Sys %d\n",
 		ms.StackInuse, ms.StackSys, ms.MSpanInuse, ms.MCacheInuse, ms.GCSys, ms.OtherSys, ms.BuckHashSys, ms.Sys)
 	fmt.Fprintf(f, "NumGC %d Mallocs %d Frees %d Goroutines %d\n\n", ms.NumGC, ms.Mallocs, ms.Frees, runtime.NumGoroutine())
+	// Every size class in use keeps at least a page of its own resident.
+	classes := 0
+	for _, c := range ms.BySize {
+		if c.Mallocs > 0 {
+			classes++
+			fmt.Fprintf(f, "class %d mallocs %d frees %d\n", c.Size, c.Mallocs, c.Frees)
+		}
+	}
+	fmt.Fprintf(f, "size classes used: %d\n\n", classes)
 	buf := make([]byte, 1<<20)
 	f.Write(buf[:runtime.Stack(buf, true)])
 	fmt.Fprintln(f, "\n==== heap profile")
