@@ -55,8 +55,11 @@ const (
 	listenerSlot = -1
 	// acceptBatch bounds the accepts per listener event.
 	acceptBatch = 32
-	// watchEvents is how many events one epoll_wait returns at most.
-	watchEvents = 64
+	// watchEvents is how many events one epoll_wait returns at most. 16
+	// (192 bytes) shares a heap size class with other start-up objects;
+	// 64 (768 bytes) kept a page of a class of its own resident in every
+	// idle monitor (docs/memory.md), and a storm only takes more wake-ups.
+	watchEvents = 16
 	// acceptRetry: after an accept error such as EMFILE the listener rests
 	// this long (client hang-ups go on being served meanwhile, which is
 	// what gives fds back).
