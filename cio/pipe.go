@@ -2,9 +2,10 @@ package cio
 
 import (
 	"bytes"
-	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shim-project/shim/internal/cabi"
 )
 
 const (
@@ -25,17 +26,10 @@ const (
 // user's allowance, and once that is used up every new pipe of the user
 // gets two pages only. So only a monitor with CAP_SYS_RESOURCE in the
 // initial user namespace grows its pipes; a refusal leaves the default.
-func growPipe(f *os.File) {
-	if !mayGrowPipes() {
-		return
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
+func growPipe(fd uintptr) {
+	if mayGrowPipes() {
 		_, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize)
-	})
+	}
 }
 
 // mayGrowPipes reports whether the kernel exempts us from the pipe
@@ -56,16 +50,8 @@ func mayGrowPipes() bool {
 	// buffer on the stack: os.ReadFile's heap buffers would stay resident
 	// in an idle monitor (docs/memory.md).
 	var buf [128]byte
-	fd, err := unix.Open("/proc/self/uid_map", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false
-	}
-	n, err := unix.Read(fd, buf[:])
-	unix.Close(fd)
-	if err != nil || n <= 0 {
-		return false
-	}
-	return isInitialUIDMap(buf[:n])
+	m, err := cabi.ReadFileInto("/proc/self/uid_map", buf[:])
+	return err == nil && isInitialUIDMap(m)
 }
 
 // isInitialUIDMap reports whether a uid_map is the initial namespace's

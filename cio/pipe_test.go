@@ -8,12 +8,12 @@ import (
 func TestIsInitialUIDMap(t *testing.T) {
 	for m, want := range map[string]bool{
 		"         0          0 4294967295\n": true,
-		"0 0 4294967295":                      true,
-		"         0       1000          1\n":  false,
-		"0 0 4294967295\n1 1 1\n":             false,
-		"0 0":                                 false,
-		"":                                    false,
-		"0 0 42949672950":                     false,
+		"0 0 4294967295":                     true,
+		"         0       1000          1\n": false,
+		"0 0 4294967295\n1 1 1\n":            false,
+		"0 0":                                false,
+		"":                                   false,
+		"0 0 42949672950":                    false,
 	} {
 		if got := isInitialUIDMap([]byte(m)); got != want {
 			t.Errorf("%q: %v, want %v", m, got, want)

@@ -153,15 +153,15 @@ func (p *Poller) Add(f *os.File, stream stream.Stream, tty bool) error {
 	if p.started {
 		return ErrStarted
 	}
-	if !tty && !p.keepSize {
-		growPipe(f)
-	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("output fd %s: %w", f.Name(), err)
 	}
 	s := source{f: f, stream: stream, tty: tty, page: pagebuf.New(ReadSize)}
 	_ = rc.Control(func(fd uintptr) {
+		if !tty && !p.keepSize {
+			growPipe(fd)
+		}
 		s.fd = int(fd)
 		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
 		s.raw = err == nil && fl&unix.O_NONBLOCK != 0

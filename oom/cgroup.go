@@ -11,8 +11,7 @@ import (
 	"strings"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/shim-project/shim/internal/cabi"
 	"github.com/shim-project/shim/internal/pagebuf"
 )
 
@@ -46,7 +45,10 @@ func Locate(pid int) (Cgroup, error) {
 // copied out of them (filepath.Join and unescape build new strings).
 func locate(pid int, procBuf, mountBuf []byte) (Cgroup, error) {
 	procPath := "/proc/" + strconv.Itoa(pid) + "/cgroup"
-	pc, err := readSmall(procPath, procBuf)
+	pc, err := cabi.ReadFileInto(procPath, procBuf)
+	if errors.Is(err, cabi.ErrDoesNotFit) {
+		pc, err = os.ReadFile(procPath)
+	}
 	if err != nil {
 		return Cgroup{}, fmt.Errorf("read %s: %w", procPath, err)
 	}
@@ -60,31 +62,6 @@ func locate(pid int, procBuf, mountBuf []byte) (Cgroup, error) {
 		return Cgroup{}, fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
 	return cg, err
-}
-
-// readSmall reads a whole small file into buf; a file that does not fit
-// is read with os.ReadFile instead.
-func readSmall(path string, buf []byte) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if m == 0 {
-			return buf[:n], nil
-		}
-		n += m
-	}
-	return os.ReadFile(path)
 }
 
 // procCgroupMax is the most of /proc/<pid>/cgroup read into scratch: a

@@ -100,3 +100,16 @@ func TestLineReaderGivesUpOnNoProgress(t *testing.T) {
 		t.Fatalf("got %v, want a mount table error wrapping io.ErrNoProgress", err)
 	}
 }
+
+// TestLocateProcCgroupLargerThanScratch: a /proc/<pid>/cgroup that does
+// not fit the scratch buffer is read whole instead, with the same result.
+func TestLocateProcCgroupLargerThanScratch(t *testing.T) {
+	want, err := locate(os.Getpid(), make([]byte, procCgroupMax), make([]byte, mountinfoBuf))
+	if err != nil {
+		t.Skipf("no memory cgroup visible here: %v", err)
+	}
+	got, err := locate(os.Getpid(), make([]byte, 4), make([]byte, mountinfoBuf))
+	if err != nil || got != want {
+		t.Fatalf("with a 4-byte buffer: %+v, %v; want %+v", got, err, want)
+	}
+}
