@@ -1,7 +1,6 @@
 package attach
 
 import (
-	"bytes"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,22 +22,7 @@ func TestStuckClientDroppedAfterStall(t *testing.T) {
 	var received atomic.Int64
 	readErr := make(chan error, 1)
 	go func() {
-		buf := make([]byte, 65536)
-		off := 0
-		for off < total {
-			n, err := reader.Read(buf)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			if buf[0] != stream.Stdout.AttachID() || n > maxFrame || !bytes.Equal(buf[1:n], pattern(off, n-1)) {
-				readErr <- errBadData
-				return
-			}
-			off += n - 1
-			received.Store(int64(off))
-		}
-		readErr <- nil
+		readErr <- readPattern(reader, total, func(off int) { received.Store(int64(off)) })
 	}()
 
 	start := time.Now()
@@ -79,26 +63,13 @@ func TestSlowClientGetsEverything(t *testing.T) {
 	c := connect(t, s, s.opts.Bundle)
 	done := make(chan error, 1)
 	go func() {
-		buf := make([]byte, 65536)
-		off, next := 0, 1<<20
-		for off < total {
-			if off >= next { // a consumer that stops now and then
+		next := 1 << 20
+		done <- readPattern(c, total, func(off int) {
+			if off >= next && off < total { // a consumer that stops now and then
 				time.Sleep(200 * time.Millisecond)
 				next += 1 << 20
 			}
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			n, err := c.Read(buf)
-			if err != nil {
-				done <- err
-				return
-			}
-			if !bytes.Equal(buf[1:n], pattern(off, n-1)) {
-				done <- errBadData
-				return
-			}
-			off += n - 1
-		}
-		done <- nil
+		})
 	}()
 	for sent := 0; sent < total; sent += 8192 {
 		s.Broadcast(stream.Stdout, pattern(sent, 8192))

@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shim-project/shim/cio/stream"
 	"github.com/shim-project/shim/internal/testutil"
 )
 
@@ -156,6 +158,32 @@ func newServer(t testing.TB, opts Options) (*Server, *testLog) {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, log
+}
+
+// readPattern reads stdout frames from c until total bytes of pattern
+// have come, and fails on a frame that is not stdout's, is oversized, or
+// does not continue the pattern (reordering, loss, duplication). Before each
+// read, progress (nil: none) is told how far it got and may pause.
+func readPattern(c *net.UnixConn, total int, progress func(off int)) error {
+	buf := make([]byte, 65536)
+	for off := 0; off < total; {
+		if progress != nil {
+			progress(off)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			return err
+		}
+		if buf[0] != stream.Stdout.AttachID() || n > maxFrame || !bytes.Equal(buf[1:n], pattern(off, n-1)) {
+			return errBadData
+		}
+		off += n - 1
+	}
+	if progress != nil {
+		progress(total)
+	}
+	return nil
 }
 
 // pattern returns n bytes continuing a position-dependent sequence, so

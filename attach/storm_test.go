@@ -244,23 +244,7 @@ func TestStormDuringOutput(t *testing.T) {
 	}()
 	const total = 8 << 20
 	readErr := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 65536)
-		for off := 0; off < total; {
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			n, err := c.Read(buf)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			if !bytes.Equal(buf[1:n], pattern(off, n-1)) {
-				readErr <- errBadData
-				return
-			}
-			off += n - 1
-		}
-		readErr <- nil
-	}()
+	go func() { readErr <- readPattern(c, total, nil) }()
 	for sent := 0; sent < total; sent += 4096 {
 		s.Broadcast(stream.Stdout, pattern(sent, 4096))
 	}

@@ -20,13 +20,7 @@ need_monitor "$REF_CONMON"
 "$hack_dir/make-image.sh" >/dev/null
 GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 
-prefix=shimbench-$$
-work=$(mktemp -d)
-cleanup() {
-	rm_prefixed "$prefix"
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch
 (cd "$repo_dir" && "$GO" build -o "$work/attachstorm" ./hack/attachstorm)
 
 # The monitors get SHIM_METRICS=1 ([engine] is the file's last table).

@@ -25,13 +25,7 @@ need_monitor "$SHIM_BIN"
 need_monitor "$REF_CONMON"
 "$hack_dir/make-image.sh" >/dev/null
 
-prefix=shimbench-$$
-work=$(mktemp -d)
-cleanup() {
-	rm_prefixed "$prefix"
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch
 if [ "$after" -gt 0 ]; then
 	(cd "$repo_dir" && "$GO" build -o "$work/memwork" ./hack/memwork)
 fi

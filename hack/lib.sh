@@ -37,6 +37,14 @@ rm_prefixed() {
 	[ -z "$ids" ] || tpodman rm -f -t 0 $ids >/dev/null 2>&1 || true
 }
 
+# bench_scratch: this run's container name prefix ($prefix) and scratch
+# directory ($work), both removed when the script exits.
+bench_scratch() {
+	prefix=shimbench-$$
+	work=$(mktemp -d)
+	trap 'rm_prefixed "$prefix"; rm -rf "$work"' EXIT
+}
+
 need_monitor() {
 	local bin=$1
 	if [ ! -x "$bin" ]; then
