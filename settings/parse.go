@@ -3,7 +3,6 @@ package settings
 import (
 	"errors"
 	"fmt"
-
 	"strconv"
 	"strings"
 )
@@ -18,13 +17,28 @@ var ErrCapped = errors.New("capped")
 // below int64 overflow in the limiter's arithmetic.
 const maxSize = 1 << 50
 
-// units are the size suffixes: SI (powers of 1000) and IEC (of 1024), with
-// or without a trailing B, as Kubernetes quantities and humans write them.
-var units = map[string]int64{
-	"": 1, "b": 1,
-	"k": 1e3, "kb": 1e3, "ki": 1 << 10, "kib": 1 << 10,
-	"m": 1e6, "mb": 1e6, "mi": 1 << 20, "mib": 1 << 20,
-	"g": 1e9, "gb": 1e9, "gi": 1 << 30, "gib": 1 << 30,
+// unit returns a size suffix's multiplier: SI (powers of 1000) and IEC (of
+// 1024), with or without a trailing B, as Kubernetes quantities and humans
+// write them; u is lower case. A switch, not a map: a package-level map is
+// built on the heap of every monitor at start-up.
+func unit(u string) (int64, bool) {
+	switch strings.TrimSuffix(u, "b") {
+	case "":
+		return 1, true
+	case "k":
+		return 1e3, true
+	case "ki":
+		return 1 << 10, true
+	case "m":
+		return 1e6, true
+	case "mi":
+		return 1 << 20, true
+	case "g":
+		return 1e9, true
+	case "gi":
+		return 1 << 30, true
+	}
+	return 0, false
 }
 
 // parseSize reads "65536", "64Ki", "64KiB", "1M", "0" (off). Units are
@@ -37,7 +51,7 @@ func parseSize(s string) (int64, error) {
 	if i == 0 {
 		return 0, fmt.Errorf("%w: %q is not a size (e.g. 65536, 64Ki, 1M)", ErrSyntax, s)
 	}
-	mult, ok := units[strings.ToLower(strings.TrimSpace(s[i:]))]
+	mult, ok := unit(strings.ToLower(strings.TrimSpace(s[i:])))
 	if !ok {
 		return 0, fmt.Errorf("%w: unknown unit %q in %q", ErrSyntax, s[i:], s)
 	}

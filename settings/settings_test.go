@@ -196,3 +196,23 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+// TestUnitSuffixes: exactly these suffixes are sizes, each with its value.
+func TestUnitSuffixes(t *testing.T) {
+	want := map[string]int64{
+		"": 1, "b": 1,
+		"k": 1e3, "kb": 1e3, "ki": 1 << 10, "kib": 1 << 10,
+		"m": 1e6, "mb": 1e6, "mi": 1 << 20, "mib": 1 << 20,
+		"g": 1e9, "gb": 1e9, "gi": 1 << 30, "gib": 1 << 30,
+	}
+	for u, w := range want {
+		if got, ok := unit(u); !ok || got != w {
+			t.Errorf("unit(%q) = %d, %v; want %d", u, got, ok, w)
+		}
+	}
+	for _, u := range []string{"bb", "kbb", "ib", "i", "t", "ti", "kibb", "mbi", " "} {
+		if got, ok := unit(u); ok {
+			t.Errorf("unit(%q) = %d, accepted", u, got)
+		}
+	}
+}
